@@ -1,0 +1,125 @@
+"""The ``memharness`` command: a thin layer over the topics' library API.
+
+Each topic module (see TOPICS) provides:
+  HELP: str                                   one line for --help
+  add_arguments(parser) -> None               its own options
+  run(args) -> harness.output.TopicResult     measure, in this run
+  plot(result, path) -> None                  draw the --plot figure
+The common options --format, --output, --plot and --quiet are added here.
+Errors the user can fix print one line and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+from harness import __version__
+from harness.errors import HarnessError
+from harness.output import FORMATS
+
+TOPICS = {
+    "containers": "harness.containers",
+    "allocator": "harness.allocator",
+    "pickle": "harness.pickling",
+    "aliasing": "harness.aliasing",
+}
+# Commands that are not a single topic: name -> module with add_arguments(parser) and main(args) -> int
+COMMANDS = {
+    "report": "harness.report",
+    "merge-results": "harness.merge",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line: 'memharness X: error: ... (see --help)'."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+        self.exit(2, "%s: error: %s (see %s --help)\n" % (self.prog, message, self.prog))
+
+
+def _load(module_name: str):
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return exc  # a command whose module this build does not have
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="memharness",
+        description="Measure what Python structures, pickling and Theano-style aliasing cost in memory and copies.",
+    )
+    parser.add_argument("--version", action="version", version="memharness " + __version__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    common.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE instead of stdout")
+    common.add_argument("--plot", metavar="FILE.png", help="also draw a plot to FILE.png (needs matplotlib)")
+    common.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    for name, module_name in list(TOPICS.items()) + list(COMMANDS.items()):
+        mod = _load(module_name)
+        if isinstance(mod, Exception):
+            continue
+        p = sub.add_parser(
+            name,
+            help=mod.HELP,
+            description=getattr(mod, "DESCRIPTION", mod.HELP),
+            parents=[common] if name in TOPICS else [],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod, _kind="topic" if name in TOPICS else "command")
+    return parser
+
+
+def run_topic(mod, args: argparse.Namespace) -> int:
+    from harness.output import check_writable, render, write_atomic
+
+    if args.output:
+        check_writable(args.output)
+    if args.plot:
+        check_writable(args.plot)
+        from harness.output import require_matplotlib
+
+        require_matplotlib()
+    result = mod.run(args)
+    text = render(result, args.format)
+    if args.output:
+        write_atomic(args.output, text)
+        if not args.quiet:
+            print("wrote %s" % args.output, file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    if args.plot:
+        mod.plot(result, args.plot)
+        if not args.quiet:
+            print("wrote %s" % args.plot, file=sys.stderr)
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 2
+    try:
+        if args._kind == "topic":
+            return run_topic(args._module, args)
+        return int(args._module.main(args) or 0)
+    except HarnessError as exc:
+        print("memharness %s: error: %s" % (args.command, exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("memharness %s: interrupted" % args.command, file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

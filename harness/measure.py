@@ -1,0 +1,424 @@
+"""How memory and time are measured: the one module every topic uses.
+
+Definitions (also in the README):
+
+* requested bytes: bytes retained after building a structure, as counted by
+  tracemalloc. tracemalloc records the sizes asked of Python's allocators, not
+  pymalloc's 16-byte size classes, malloc headers, free pools or arenas.
+* allocated bytes: what the allocators really hand out for the same structure:
+  the growth of pymalloc's "bytes in allocated blocks" (``sys._debugmallocstats``)
+  plus the growth of glibc's in-use bytes (``mallinfo2``: chunk sizes including
+  headers, and mmapped chunks) for the requests pymalloc passes on to malloc.
+* RSS growth: the resident set size gained by building the structure in a
+  fresh child process; it includes everything (free pools, arena slack, pages).
+* peak bytes: tracemalloc's peak during an operation, or the RSS high-water
+  mark of a child process (``VmHWM``, reset through ``/proc/self/clear_refs``).
+
+Everything here that a child process of another interpreter may import is
+standard library only and CPython 3.8 syntax.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+from harness.errors import ChildError, HarnessError, MemoryGuardError
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+# --------------------------------------------------------------------------
+# Process memory: RSS, high-water mark, free memory
+
+
+def current_rss() -> int:
+    """Resident set size of this process, in bytes."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * PAGE_SIZE
+    except OSError:
+        import psutil  # not on Linux: fall back to psutil
+
+        return int(psutil.Process().memory_info().rss)
+
+
+def peak_rss() -> int:
+    """High-water mark of the resident set size (VmHWM), in bytes."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0). Returns False if unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def available_memory() -> int:
+    """Memory the kernel says can be used without swapping (MemAvailable), bytes."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def format_bytes(n: float) -> str:
+    """Human-readable size with binary prefixes: 1536 -> '1.5 KiB'."""
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024
+    return "%.1f TiB" % n  # pragma: no cover
+
+
+def check_fits(need_bytes: float, what: str, fraction: float = 0.7) -> None:
+    """Refuse, before anything is built, a workload that would not fit.
+
+    ``need_bytes`` is the workload's own estimate of its peak; it must stay
+    below ``fraction`` of the memory available now.
+    """
+    avail = available_memory()
+    if need_bytes > fraction * avail:
+        raise MemoryGuardError(
+            "%s needs about %s but only %s is free (limit %d%% of free memory); "
+            "choose a smaller size" % (what, format_bytes(need_bytes), format_bytes(avail), fraction * 100)
+        )
+
+
+# --------------------------------------------------------------------------
+# glibc and pymalloc counters
+
+_libc = None
+
+
+def _get_libc():
+    global _libc
+    if _libc is None:
+        name = ctypes.util.find_library("c") or "libc.so.6"
+        try:
+            _libc = ctypes.CDLL(name)
+        except OSError:
+            _libc = False
+    return _libc
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
+    ]
+
+
+def malloc_in_use() -> Optional[int]:
+    """Bytes glibc malloc has handed out and not got back (uordblks + hblkhd), or None."""
+    libc = _get_libc()
+    if not libc or not hasattr(libc, "mallinfo2"):
+        return None
+    libc.mallinfo2.restype = _Mallinfo2
+    info = libc.mallinfo2()
+    return int(info.uordblks + info.hblkhd)
+
+
+def malloc_trim() -> bool:
+    """Ask glibc to give freed memory back to the OS (``malloc_trim(0)``)."""
+    libc = _get_libc()
+    if not libc or not hasattr(libc, "malloc_trim"):
+        return False
+    libc.malloc_trim(0)
+    return True
+
+
+def capture_debugmallocstats() -> str:
+    """The text ``sys._debugmallocstats()`` writes to file descriptor 2.
+
+    It bypasses ``sys.stderr``, so fd 2 is pointed at a temporary file for the
+    call. Returns '' where the interpreter has no such function.
+    """
+    if not hasattr(sys, "_debugmallocstats"):
+        return ""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        try:
+            os.dup2(tmp.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        return tmp.read().decode("utf-8", "replace")
+
+
+_ALLOCATED_BLOCKS = re.compile(r"^#\s*bytes in allocated blocks\s*=\s*([\d,]+)", re.M)
+
+
+def pymalloc_allocated_blocks() -> Optional[int]:
+    """pymalloc's "bytes in allocated blocks", or None when pymalloc is not in use."""
+    m = _ALLOCATED_BLOCKS.search(capture_debugmallocstats())
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def allocated_now() -> Dict[str, Optional[int]]:
+    """Both allocator counters at this instant (after a full collection)."""
+    gc.collect()
+    return {"pymalloc": pymalloc_allocated_blocks(), "malloc": malloc_in_use()}
+
+
+def _delta(after: Optional[int], before: Optional[int]) -> Optional[int]:
+    return None if after is None or before is None else after - before
+
+
+# --------------------------------------------------------------------------
+# Retained memory of a structure, in this process
+
+
+def measure_retained(build: Callable[[], Any], *, rss: bool = True) -> Dict[str, Any]:
+    """Memory retained by ``build()``'s result, measured three ways in this process.
+
+    The structure is built twice: once with tracemalloc off (allocator counters
+    and RSS, undisturbed by tracemalloc's own bookkeeping), once with it on
+    (requested bytes and the peak during the build). ``build`` must create the
+    objects itself, deterministically, so both builds are the same.
+
+    Returns requested, peak_requested, allocated (None where a counter is
+    missing), allocated_pymalloc, allocated_malloc and rss_growth (bytes).
+    For RSS growth to mean anything, call this in a fresh child process.
+    """
+    if tracemalloc.is_tracing():
+        raise HarnessError("measure_retained() needs tracemalloc to be off when it starts")
+    gc.collect()
+    rss0 = current_rss()
+    before = allocated_now()
+    obj = build()
+    after = allocated_now()
+    rss1 = current_rss()
+    del obj
+    gc.collect()
+
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak() if hasattr(tracemalloc, "reset_peak") else None
+        obj = build()
+        gc.collect()
+        cur, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del obj
+    gc.collect()
+
+    alloc_py = _delta(after["pymalloc"], before["pymalloc"])
+    alloc_c = _delta(after["malloc"], before["malloc"])
+    if alloc_c is None:
+        allocated = None
+    else:
+        allocated = alloc_c + (alloc_py or 0)
+    return {
+        "requested": cur - base,
+        "peak_requested": peak - base,
+        "allocated": allocated,
+        "allocated_pymalloc": alloc_py,
+        "allocated_malloc": alloc_c,
+        "rss_growth": (rss1 - rss0) if rss else None,
+    }
+
+
+def measure_peak(operation: Callable[[], Any]) -> Dict[str, Any]:
+    """Peak extra memory while ``operation()`` runs, in this process.
+
+    tracemalloc peak (requested bytes above the start) and the RSS high-water
+    mark above the RSS at the start (run in a child process for the latter to
+    mean anything). The operation runs twice: untraced for RSS, traced for
+    tracemalloc. Returns the operation's (second) result under "value".
+    """
+    gc.collect()
+    rss0 = current_rss()
+    reset_ok = reset_peak_rss()
+    value = operation()
+    hwm = peak_rss()
+    del value
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        value = operation()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return {
+        "peak_requested": peak - base,
+        "peak_rss": (hwm - rss0) if reset_ok else None,
+        "value": value,
+    }
+
+
+# --------------------------------------------------------------------------
+# Child processes
+
+
+def _foreign_pythonpath(python: str) -> Dict[str, str]:
+    """Environment that lets another interpreter import this harness package only.
+
+    A temporary folder holding a single link, ``harness`` -> our package, goes
+    on PYTHONPATH; the other interpreter sees none of this one's site-packages.
+    """
+    pkg_dir = os.path.dirname(os.path.abspath(__file__))
+    shim = os.path.join(tempfile.gettempdir(), "memharness-shim-%d" % os.getuid())
+    link = os.path.join(shim, "harness")
+    os.makedirs(shim, exist_ok=True)
+    if not (os.path.islink(link) and os.readlink(link) == pkg_dir):
+        tmp_link = link + ".%d" % os.getpid()
+        if os.path.lexists(tmp_link):
+            os.unlink(tmp_link)
+        os.symlink(pkg_dir, tmp_link)
+        os.replace(tmp_link, link)
+    return {"PYTHONPATH": shim}
+
+
+def run_child(
+    func: str,
+    kwargs: Optional[Dict[str, Any]] = None,
+    *,
+    python: Optional[str] = None,
+    env: Optional[Dict[str, str]] = None,
+    timeout: float = 600.0,
+) -> Dict[str, Any]:
+    """Call ``func`` ("harness.module:function") in a fresh interpreter; return its result.
+
+    The request and the result cross the pipe as JSON, never as a pickle. The
+    result dict gets a "child" entry (Python version, peak RSS). ``python``
+    names another interpreter (its standard library is all the child may use);
+    ``env`` adds environment variables (e.g. PYTHONMALLOC). On Ctrl-C or a
+    timeout the child is killed before the exception propagates.
+    """
+    python = python or sys.executable
+    full_env = dict(os.environ)
+    if os.path.realpath(python) != os.path.realpath(sys.executable):
+        full_env.update(_foreign_pythonpath(python))
+    full_env.update(env or {})
+    request = json.dumps({"func": func, "kwargs": kwargs or {}})
+    try:
+        proc = subprocess.Popen(
+            [python, "-m", "harness._child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+        )
+    except OSError as exc:
+        raise ChildError("cannot start %s: %s" % (python, exc)) from None
+    try:
+        out, err = proc.communicate(request.encode(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise ChildError("%s did not finish within %.0f s" % (func, timeout)) from None
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    lines = out.decode("utf-8", "replace").strip().splitlines()
+    try:
+        reply = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise ChildError(
+            "%s: child %s exited with status %s and no result%s"
+            % (func, python, proc.returncode, (": " + " | ".join(tail)) if tail else "")
+        ) from None
+    if "error" in reply:
+        e = reply["error"]
+        if e.get("type") == "MemoryGuardError":
+            raise MemoryGuardError(e["message"])
+        if e.get("harness_error"):
+            raise HarnessError(e["message"])
+        raise ChildError("%s failed in %s: %s: %s" % (func, python, e.get("type"), e.get("message")))
+    result = reply["result"]
+    if isinstance(result, dict):
+        result = dict(result)
+        result.setdefault("child", reply.get("child"))
+    return result
+
+
+# --------------------------------------------------------------------------
+# Time
+
+
+def time_call(
+    func: Callable[[], Any],
+    *,
+    repeat: int = 5,
+    min_time: float = 0.05,
+    max_time: float = 10.0,
+    setup: Optional[Callable[[], Any]] = None,
+) -> Dict[str, float]:
+    """Time ``func()`` like pyperf/timeit: calibrated loops, several samples.
+
+    Each sample runs ``number`` calls, ``number`` chosen so a sample lasts at
+    least ``min_time``. Returns per-call seconds: median, min, max, the
+    interquartile spread, the number of samples and calls per sample.
+    ``setup`` (untimed) runs before every sample.
+    """
+    if setup:
+        setup()
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            func()
+        dt = time.perf_counter() - t0
+        if dt >= min_time or number >= 1 << 20:
+            break
+        number = max(number * 2, int(number * min_time / max(dt, 1e-9) * 1.2))
+    samples: List[float] = [dt / number]
+    deadline = time.perf_counter() + max_time
+    while len(samples) < repeat and time.perf_counter() < deadline:
+        if setup:
+            setup()
+        t0 = time.perf_counter()
+        for _ in range(number):
+            func()
+        samples.append((time.perf_counter() - t0) / number)
+    return summarize(samples, number=number)
+
+
+def summarize(samples: Iterable[float], number: int = 1) -> Dict[str, float]:
+    s = sorted(samples)
+    q = statistics.quantiles(s, n=4) if len(s) >= 2 else [s[0], s[0], s[0]]
+    return {
+        "median": statistics.median(s),
+        "min": s[0],
+        "max": s[-1],
+        "iqr": q[2] - q[0],
+        "samples": len(s),
+        "number": number,
+    }

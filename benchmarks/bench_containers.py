@@ -1,0 +1,91 @@
+"""Python structures vs their C++ equivalents: bytes per element and build/iterate/lookup time.
+
+Memory figures come from harness.containers.compare(), which measures each side
+in a fresh child process (asv's own mem_/peakmem_ cannot see the C++ heap).
+"""
+from harness import containers
+
+WORKLOADS = list(containers.WORKLOADS)
+SIZES = [1000, 100_000]
+
+
+class BytesPerElement:
+    """track_ figures: bytes per element on each side and the Python/C++ ratio."""
+
+    params = (WORKLOADS, SIZES)
+    param_names = ["workload", "n"]
+    timeout = 300
+
+    def setup_cache(self):
+        rows = {}
+        for name in WORKLOADS:
+            if containers.WORKLOADS[name].available():
+                continue
+            for n in SIZES:
+                rows[(name, n)] = containers.compare(name, n)
+        return rows
+
+    def setup(self, rows, workload, n):
+        if (workload, n) not in rows:
+            raise NotImplementedError(containers.WORKLOADS[workload].available() or "not measured")
+
+    def track_python_requested(self, rows, workload, n):
+        return rows[(workload, n)]["py_req"]
+
+    track_python_requested.unit = "bytes"
+
+    def track_python_allocated(self, rows, workload, n):
+        return rows[(workload, n)]["py_alloc"]
+
+    track_python_allocated.unit = "bytes"
+
+    def track_cpp_allocated(self, rows, workload, n):
+        return rows[(workload, n)]["cpp_alloc"]
+
+    track_cpp_allocated.unit = "bytes"
+
+    def track_ratio_allocated(self, rows, workload, n):
+        return rows[(workload, n)]["ratio_alloc"]
+
+    track_ratio_allocated.unit = "ratio"
+
+    def track_ratio_requested(self, rows, workload, n):
+        return rows[(workload, n)]["ratio_req"]
+
+    track_ratio_requested.unit = "ratio"
+
+
+class BuildIterateLookup:
+    """time_ figures for both sides at n = 1e5."""
+
+    params = (WORKLOADS, ["python", "cpp"])
+    param_names = ["workload", "side"]
+    n = 100_000
+
+    def setup(self, workload, side):
+        from harness import cpp
+
+        w = containers.WORKLOADS[workload]
+        if w.available():
+            raise NotImplementedError(w.available())
+        if side == "cpp" and cpp.available():
+            raise NotImplementedError(cpp.available())
+        self.w = w
+        self.side = side
+        self.source = w.build_cpp_source(self.n)
+        self.obj = self.build()
+        self.keys = containers.lookup_keys(w, self.n)
+
+    def build(self):
+        if self.side == "python":
+            return self.w.build_python(self.n)
+        return containers.build_cpp(self.w, self.n, self.source)
+
+    def time_build(self, workload, side):
+        self.build()
+
+    def time_iterate(self, workload, side):
+        containers.iterate(self.obj)
+
+    def time_lookup_1000(self, workload, side):
+        containers.lookup(self.obj, self.keys)

@@ -310,6 +310,13 @@ def _foreign_pythonpath(python: str) -> Dict[str, str]:
     return {"PYTHONPATH": shim}
 
 
+def _child_cwd() -> str:
+    """An empty private folder for children to run in (nothing there to import)."""
+    path = os.path.join(tempfile.gettempdir(), "memharness-cwd-%d" % os.getuid())
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
 def run_child(
     func: str,
     kwargs: Optional[Dict[str, Any]] = None,
@@ -323,6 +330,7 @@ def run_child(
     The request and the result cross the pipe as JSON, never as a pickle. The
     result dict gets a "child" entry (Python version, peak RSS). ``python``
     names another interpreter (its standard library is all the child may use);
+    the child runs in an empty folder, so paths in ``kwargs`` must be absolute;
     ``env`` adds environment variables (e.g. PYTHONMALLOC). On Ctrl-C or a
     timeout the child is killed before the exception propagates.
     """
@@ -330,6 +338,13 @@ def run_child(
     full_env = dict(os.environ)
     if os.path.realpath(python) != os.path.realpath(sys.executable):
         full_env.update(_foreign_pythonpath(python))
+    else:
+        # The child runs in an empty folder, so a source tree in the caller's
+        # working directory cannot shadow the installed package (and its C++
+        # extension). Where our own package does come from that folder, say so.
+        pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        if pkg_parent == os.path.realpath(os.getcwd()) or pkg_parent == os.getcwd():
+            full_env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, os.environ.get("PYTHONPATH")) if p)
     full_env.update(env or {})
     request = json.dumps({"func": func, "kwargs": kwargs or {}})
     try:
@@ -339,6 +354,7 @@ def run_child(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=full_env,
+            cwd=_child_cwd(),
         )
     except OSError as exc:
         raise ChildError("cannot start %s: %s" % (python, exc)) from None

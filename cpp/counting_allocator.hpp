@@ -1,0 +1,227 @@
+// Exact byte accounting for the C++ containers of memharness.
+//
+// Two allocators share one set of counters:
+//
+// * CountingAllocator<T> is stateful: it holds a pointer to the Counters of the
+//   container that owns it. Rebinding keeps the pointer, so the nodes and the
+//   bucket array of one unordered_map land in the same Counters. Two
+//   allocators compare equal iff they point to the same Counters.
+//
+// * ScopedCountingAllocator<T> is stateless (an empty class), for the
+//   *elements* that own memory themselves: the strings of StrVector,
+//   StrIntHashMap and RecordVector, the rows of FloatMatrix. A stateful
+//   allocator would make every element 8 bytes bigger than its std::
+//   equivalent (sizeof(std::string) 32 -> 40), which would bias the very
+//   comparison the harness makes. It counts into the Counters installed on the
+//   calling thread by a CountingScope; every method of a container that may
+//   allocate or free elements installs one. An allocation or free with no
+//   scope is still counted globally and also in `unscoped` (the tests check
+//   that it stays 0).
+//
+// Every allocation is std::malloc'ed and std::free'd, and is counted in the
+// container's Counters and in the process-wide atomic global counters:
+// requested bytes (n * sizeof(T)), allocated bytes (malloc_usable_size), live
+// allocations, peaks of both byte counts, and allocations ever made.
+#pragma once
+
+#include <malloc.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace mh {
+
+struct Counters {
+    std::size_t requested = 0;
+    std::size_t allocated = 0;
+    std::size_t live = 0;
+    std::size_t peak_requested = 0;
+    std::size_t peak_allocated = 0;
+    std::size_t total = 0;
+
+    void on_alloc(std::size_t req, std::size_t usable) noexcept {
+        requested += req;
+        allocated += usable;
+        ++live;
+        ++total;
+        if (requested > peak_requested) peak_requested = requested;
+        if (allocated > peak_allocated) peak_allocated = allocated;
+    }
+    void on_free(std::size_t req, std::size_t usable) noexcept {
+        requested -= req;
+        allocated -= usable;
+        --live;
+    }
+    void reset_peak() noexcept {
+        peak_requested = requested;
+        peak_allocated = allocated;
+    }
+};
+
+struct GlobalCounters {
+    std::atomic<std::size_t> requested{0};
+    std::atomic<std::size_t> allocated{0};
+    std::atomic<std::size_t> live{0};
+    std::atomic<std::size_t> peak_requested{0};
+    std::atomic<std::size_t> peak_allocated{0};
+    std::atomic<std::size_t> total{0};
+    std::atomic<std::size_t> unscoped{0};
+
+    static void raise_to(std::atomic<std::size_t>& peak, std::size_t v) noexcept {
+        std::size_t cur = peak.load(std::memory_order_relaxed);
+        while (v > cur && !peak.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+        }
+    }
+    void on_alloc(std::size_t req, std::size_t usable) noexcept {
+        raise_to(peak_requested, requested.fetch_add(req, std::memory_order_relaxed) + req);
+        raise_to(peak_allocated, allocated.fetch_add(usable, std::memory_order_relaxed) + usable);
+        live.fetch_add(1, std::memory_order_relaxed);
+        total.fetch_add(1, std::memory_order_relaxed);
+    }
+    void on_free(std::size_t req, std::size_t usable) noexcept {
+        requested.fetch_sub(req, std::memory_order_relaxed);
+        allocated.fetch_sub(usable, std::memory_order_relaxed);
+        live.fetch_sub(1, std::memory_order_relaxed);
+    }
+    void reset_peak() noexcept {
+        peak_requested.store(requested.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        peak_allocated.store(allocated.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    }
+};
+
+// One instance for the whole extension module (an inline function's static
+// is shared by all translation units).
+inline GlobalCounters& global_counters() noexcept {
+    static GlobalCounters g;
+    return g;
+}
+
+// Raw counted malloc/free. `c` may be null: then only the global counters see it.
+inline void* counted_malloc(std::size_t bytes, Counters* c) {
+    void* p = std::malloc(bytes == 0 ? 1 : bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    const std::size_t usable = malloc_usable_size(p);
+    if (c != nullptr) c->on_alloc(bytes, usable);
+    global_counters().on_alloc(bytes, usable);
+    return p;
+}
+
+inline void counted_free(void* p, std::size_t bytes, Counters* c) noexcept {
+    if (p == nullptr) return;
+    const std::size_t usable = malloc_usable_size(p);
+    if (c != nullptr) c->on_free(bytes, usable);
+    global_counters().on_free(bytes, usable);
+    std::free(p);
+}
+
+template <class T>
+std::size_t checked_bytes(std::size_t n) {
+    if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_array_new_length();
+    return n * sizeof(T);
+}
+
+// Both allocators default-initialise (instead of value-initialise) on
+// construct() with no arguments, so vector::resize(n) of int64/double does
+// not zero memory that from_buffer overwrites at once with memcpy. No public
+// method exposes resize(); everything else constructs with arguments.
+template <class Derived>
+struct DefaultInitConstruct {
+    template <class U>
+    void construct(U* p) noexcept(std::is_nothrow_default_constructible<U>::value) {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <class U, class... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+};
+
+template <class T>
+class CountingAllocator : public DefaultInitConstruct<CountingAllocator<T>> {
+public:
+    using value_type = T;
+    // The counters travel with the contents on move assignment and swap, so
+    // that they keep describing the memory they counted.
+    using propagate_on_container_copy_assignment = std::false_type;
+    using propagate_on_container_move_assignment = std::true_type;
+    using propagate_on_container_swap = std::true_type;
+    using is_always_equal = std::false_type;
+
+    explicit CountingAllocator(Counters* c) noexcept : c_(c) {}
+    template <class U>
+    CountingAllocator(const CountingAllocator<U>& other) noexcept : c_(other.counters()) {}
+
+    T* allocate(std::size_t n) { return static_cast<T*>(counted_malloc(checked_bytes<T>(n), c_)); }
+    void deallocate(T* p, std::size_t n) noexcept { counted_free(p, n * sizeof(T), c_); }
+
+    Counters* counters() const noexcept { return c_; }
+
+    template <class U>
+    bool operator==(const CountingAllocator<U>& o) const noexcept { return c_ == o.counters(); }
+    template <class U>
+    bool operator!=(const CountingAllocator<U>& o) const noexcept { return c_ != o.counters(); }
+
+private:
+    Counters* c_;
+};
+
+// ---------------------------------------------------------------------------
+// Scoped (stateless) counting.
+
+inline Counters*& current_scope() noexcept {
+    thread_local Counters* scope = nullptr;
+    return scope;
+}
+
+// Counters for short-lived lookup keys (e.g. the temporary std::string built to
+// find a key in StrIntHashMap): counted globally, never charged to a container.
+inline Counters* scratch_counters() noexcept {
+    thread_local Counters scratch;
+    return &scratch;
+}
+
+class CountingScope {
+public:
+    explicit CountingScope(Counters* c) noexcept : prev_(current_scope()) { current_scope() = c; }
+    ~CountingScope() { current_scope() = prev_; }
+    CountingScope(const CountingScope&) = delete;
+    CountingScope& operator=(const CountingScope&) = delete;
+
+private:
+    Counters* prev_;
+};
+
+template <class T>
+class ScopedCountingAllocator : public DefaultInitConstruct<ScopedCountingAllocator<T>> {
+public:
+    using value_type = T;
+    using is_always_equal = std::true_type;
+
+    ScopedCountingAllocator() noexcept = default;
+    template <class U>
+    ScopedCountingAllocator(const ScopedCountingAllocator<U>&) noexcept {}
+
+    T* allocate(std::size_t n) {
+        Counters* c = current_scope();
+        if (c == nullptr) global_counters().unscoped.fetch_add(1, std::memory_order_relaxed);
+        return static_cast<T*>(counted_malloc(checked_bytes<T>(n), c));
+    }
+    void deallocate(T* p, std::size_t n) noexcept {
+        Counters* c = current_scope();
+        if (c == nullptr) global_counters().unscoped.fetch_add(1, std::memory_order_relaxed);
+        counted_free(p, n * sizeof(T), c);
+    }
+
+    template <class U>
+    bool operator==(const ScopedCountingAllocator<U>&) const noexcept { return true; }
+    template <class U>
+    bool operator!=(const ScopedCountingAllocator<U>&) const noexcept { return false; }
+};
+
+}  // namespace mh

@@ -1,0 +1,98 @@
+"""The memharness command: help, one-line errors with exit status 2, outputs."""
+import json
+import os
+
+import pytest
+
+from harness import cli
+
+COMMANDS = sorted(set(cli.TOPICS) | set(cli.COMMANDS))
+
+
+def present(name):
+    return name in cli.build_parser()._subparsers._group_actions[0].choices
+
+
+def test_top_level_help_lists_the_commands(cli):
+    r = cli("--help")
+    assert r.returncode == 0
+    for name in ("containers",):
+        assert name in r.stdout
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_accurate_help(cli, name):
+    if not present(name):
+        pytest.skip("%s is not in this build" % name)
+    r = cli(name, "--help")
+    assert r.returncode == 0, r.stderr
+    assert "usage: memharness %s" % name in r.stdout
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_unknown_option_is_one_line_and_status_2(cli, name):
+    if not present(name):
+        pytest.skip("%s is not in this build" % name)
+    r = cli(name, "--no-such-option")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--no-such-option" in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_unknown_command(cli):
+    r = cli("frobnicate")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--sizes", "abc"], "not a number"),
+    (["--sizes", "-5"], "whole count"),
+    (["--sizes", "1.5"], "whole count"),
+    (["--workloads", "list[int],nope"], "unknown workload 'nope'"),
+    (["--format", "xml"], "invalid choice"),
+])
+def test_containers_bad_values(cli, args, needle):
+    r = cli("containers", *args)
+    assert r.returncode == 2
+    assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_unwritable_output_is_refused_before_running(cli, tmp_path):
+    r = cli("containers", "--sizes", "1000", "--workloads", "list[int]", "--output", str(tmp_path / "missing" / "x.csv"))
+    assert r.returncode == 2
+    assert "does not exist" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sizes_that_do_not_fit_are_refused_before_building(cli):
+    r = cli("containers", "--sizes", "1e12", "--workloads", "list[int]")
+    assert r.returncode == 2
+    assert "free" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_containers_json_output_to_file(cli, tmp_path):
+    out = tmp_path / "c.json"
+    r = cli("containers", "--sizes", "1000", "--workloads", "list[float],dict[int,int] hash",
+            "--format", "json", "--output", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(out.read_text())
+    rows = data["tables"]["bytes per element"]
+    assert {r["workload"] for r in rows} == {"list[float]", "dict[int,int] hash"}
+    for row in rows:
+        assert row["py_alloc"] > 0 and row["cpp_alloc"] > 0
+        assert abs(row["ratio_alloc"] - row["py_alloc"] / row["cpp_alloc"]) < 1e-9
+    assert data["verdicts"][0]["verdict"] in ("confirmed", "refuted", "partly")
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("fmt, needle", [("csv", "workload,"), ("markdown", "| workload |"), ("table", "== bytes per element ==")])
+def test_containers_formats(cli, fmt, needle):
+    r = cli("containers", "--sizes", "1000", "--workloads", "list[int]", "--format", fmt, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert needle in r.stdout
+
+
+def test_progress_goes_to_stderr_not_stdout(cli):
+    r = cli("containers", "--sizes", "1000", "--workloads", "list[int]", "--format", "csv")
+    assert r.returncode == 0
+    assert "[1/1]" in r.stderr and "[1/1]" not in r.stdout

@@ -1,0 +1,237 @@
+"""``memharness report``: every topic on this Python, one HTML + Markdown report.
+
+Runs each topic with its default (quick) sizes, or ``--full``; collects the
+tables, the plots (PNG, embedded in the HTML) and every verdict into a
+"claims" section. Where asv results for other Python versions exist in
+``results/``, their figures are shown per version beside this run's.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+import os
+import platform
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+from harness.errors import BackendMissing, HarnessError
+
+HELP = "run every topic on this Python and write one HTML + Markdown report"
+DESCRIPTION = HELP + """
+
+Topics whose optional backends are missing still run with what is installed;
+the report lists what was skipped and how to install it. Quick sizes by
+default (under a minute); --full adds the large sizes.
+"""
+TOPIC_ORDER = ("containers", "allocator", "pickle", "aliasing")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", "-o", default="report.html", metavar="FILE.html",
+                        help="the HTML report (default: report.html); the Markdown goes beside it (.md)")
+    parser.add_argument("--topics", default=",".join(TOPIC_ORDER), metavar="LIST",
+                        help="topics to include, comma-separated (default: %s)" % ",".join(TOPIC_ORDER))
+    parser.add_argument("--full", action="store_true", help="the large sizes too (takes much longer)")
+    parser.add_argument("--results", default="results", metavar="DIR",
+                        help="asv results folder read for the per-version section (default: results)")
+    parser.add_argument("--no-plots", action="store_true", help="leave the plots out")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+
+
+def topic_args(mod: Any, full: bool, quiet: bool) -> argparse.Namespace:
+    """The topic's own defaults, as its CLI would parse them."""
+    p = argparse.ArgumentParser(add_help=False)
+    mod.add_arguments(p)
+    args = p.parse_args([])
+    if full and hasattr(args, "full"):
+        args.full = True
+    args.quiet = quiet
+    args.format = "table"
+    args.output = None
+    args.plot = None
+    return args
+
+
+def _plot_png(mod: Any, result: Any) -> Optional[bytes]:
+    import tempfile
+
+    fd, path = tempfile.mkstemp(suffix=".png")
+    os.close(fd)
+    try:
+        mod.plot(result, path)
+        with open(path, "rb") as fh:
+            return fh.read()
+    finally:
+        os.unlink(path)
+
+
+def run_topics(names: List[str], full: bool, quiet: bool, plots: bool) -> List[Dict[str, Any]]:
+    """Run each topic; a topic that cannot run becomes a note, not a failure of the report."""
+    from harness import cli
+    from harness.progress import Progress
+
+    out = []
+    with Progress(len(names), "report", enabled=not quiet) as progress:
+        for name in names:
+            progress.step(name)
+            entry: Dict[str, Any] = {"topic": name, "result": None, "png": None, "error": None, "seconds": 0.0}
+            t0 = time.perf_counter()
+            try:
+                mod = cli._load(cli.TOPICS[name])
+                if isinstance(mod, Exception):
+                    raise HarnessError("topic %s is not in this build" % name)
+                entry["result"] = mod.run(topic_args(mod, full, quiet))
+                if plots:
+                    try:
+                        entry["png"] = _plot_png(mod, entry["result"])
+                    except HarnessError as exc:  # e.g. matplotlib missing
+                        entry["result"].notes.append("plot skipped: %s" % exc)
+            except BackendMissing as exc:
+                entry["error"] = str(exc)
+            except HarnessError as exc:
+                entry["error"] = str(exc)
+            entry["seconds"] = time.perf_counter() - t0
+            out.append(entry)
+    return out
+
+
+# --------------------------------------------------------------------------
+# asv results from other versions
+
+
+def versions_table(results_dir: str) -> Optional[Any]:
+    """Latest asv figures per Python version, one row per track_ benchmark and parameter set."""
+    from harness import asvresults
+
+    if not os.path.isdir(results_dir):
+        return None
+    df = asvresults.load(results_dir)
+    if df is None or df.empty:
+        return None
+    return asvresults.per_version(df)
+
+
+# --------------------------------------------------------------------------
+# Writing
+
+
+def _meta() -> Dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.node(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def to_markdown(entries: List[Dict[str, Any]], versions: Optional[Any], meta: Dict[str, str]) -> str:
+    from harness.output import markdown_table
+
+    lines = ["# memharness report", "",
+             "Python %(python)s (%(implementation)s) on %(platform)s, %(machine)s, %(date)s." % meta, "",
+             "## Claims", "", "| topic | claim | verdict | evidence |", "| --- | --- | --- | --- |"]
+    for e in entries:
+        for v in (e["result"].verdicts if e["result"] else []):
+            lines.append("| %s | %s | **%s** | %s |" % (e["topic"], v.claim, v.verdict, v.evidence.replace("|", "\\|")))
+    for e in entries:
+        lines += ["", "## %s" % e["topic"], ""]
+        if e["error"]:
+            lines.append("Not measured: %s" % e["error"])
+            continue
+        r = e["result"]
+        for name, df in r.tables.items():
+            lines += ["### %s" % name, "", markdown_table(df), ""]
+        for n in r.notes:
+            lines.append("- " + n)
+        lines.append("")
+        lines.append("(%.1f s)" % e["seconds"])
+    if versions is not None:
+        lines += ["", "## Across versions (asv results)", "", markdown_table(versions)]
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
+th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
+.confirmed{color:#1a7f37;font-weight:bold}.refuted{color:#cf222e;font-weight:bold}
+.partly{color:#9a6700;font-weight:bold}.inconclusive{color:#666;font-weight:bold}
+img{max-width:100%;border:1px solid #eee}
+.note{color:#555;font-size:13px}
+"""
+
+
+def to_html(entries: List[Dict[str, Any]], versions: Optional[Any], meta: Dict[str, str]) -> str:
+    esc = html.escape
+    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>memharness report</title>",
+             "<style>%s</style></head><body>" % _CSS,
+             "<h1>memharness report</h1>",
+             "<p>Python %s (%s) on %s, %s, %s. Every figure below was measured in this run.</p>" % tuple(
+                 esc(meta[k]) for k in ("python", "implementation", "platform", "machine", "date")),
+             "<h2 id='claims'>Claims</h2><table><tr><th>topic</th><th>claim</th><th>verdict</th><th>evidence</th></tr>"]
+    for e in entries:
+        for v in (e["result"].verdicts if e["result"] else []):
+            parts.append("<tr><td>%s</td><td style='text-align:left'>%s</td><td class='%s'>%s</td>"
+                         "<td style='text-align:left'>%s</td></tr>" % (
+                             esc(e["topic"]), esc(v.claim), esc(v.verdict), esc(v.verdict), esc(v.evidence)))
+    parts.append("</table>")
+    for e in entries:
+        parts.append("<h2 id='%s'>%s</h2>" % (esc(e["topic"]), esc(e["topic"])))
+        if e["error"]:
+            parts.append("<p class='note'>Not measured: %s</p>" % esc(e["error"]))
+            continue
+        r = e["result"]
+        for name, df in r.tables.items():
+            parts.append("<h3>%s</h3>" % esc(name))
+            parts.append(df.to_html(index=False, float_format=lambda x: "%.4g" % x, na_rep="", border=0))
+        if e["png"]:
+            parts.append("<img alt='%s plot' src='data:image/png;base64,%s'>" % (
+                esc(e["topic"]), base64.b64encode(e["png"]).decode()))
+        if r.notes:
+            parts.append("<ul class='note'>%s</ul>" % "".join("<li>%s</li>" % esc(n) for n in r.notes))
+        parts.append("<p class='note'>%.1f s</p>" % e["seconds"])
+    if versions is not None:
+        parts.append("<h2 id='versions'>Across versions (asv results)</h2>")
+        parts.append(versions.to_html(index=False, float_format=lambda x: "%.4g" % x, na_rep="", border=0))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def main(args: argparse.Namespace) -> int:
+    from harness.output import check_writable, write_atomic
+
+    names = [t.strip() for t in args.topics.split(",") if t.strip()]
+    unknown = [t for t in names if t not in TOPIC_ORDER]
+    if unknown or not names:
+        raise HarnessError("unknown topic %s (choose from: %s)" % (", ".join(map(repr, unknown)) or "''",
+                                                                   ", ".join(TOPIC_ORDER)))
+    html_path = args.output
+    md_path = os.path.splitext(html_path)[0] + ".md"
+    check_writable(html_path)
+    check_writable(md_path)
+    plots = not args.no_plots
+    if plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            plots = False
+    t0 = time.perf_counter()
+    entries = run_topics(names, args.full, args.quiet, plots)
+    versions = versions_table(args.results)
+    meta = _meta()
+    write_atomic(html_path, to_html(entries, versions, meta))
+    write_atomic(md_path, to_markdown(entries, versions, meta))
+    if not args.quiet:
+        for e in entries:
+            r = e["result"]
+            for v in (r.verdicts if r else []):
+                print("[%s] %s: %s" % (v.verdict.upper(), e["topic"], v.claim), file=sys.stderr)
+            if e["error"]:
+                print("[skipped] %s: %s" % (e["topic"], e["error"]), file=sys.stderr)
+        print("wrote %s and %s in %.1f s" % (html_path, md_path, time.perf_counter() - t0), file=sys.stderr)
+    return 0

@@ -110,7 +110,7 @@ def record_payload(n: int) -> int:
 class Workload:
     """A Python structure and its C++ equivalent, built from the same data."""
 
-    name: str
+    name: str  # a key for the command line: letters, digits, underscores
     cpp_class: str  # class in harness._containers
     build_python: Callable[[int], Any]
     build_cpp_source: Callable[[int], Any]  # the data handed to the C++ constructor
@@ -121,6 +121,15 @@ class Workload:
     min_python: tuple = (3, 8)
     cpp_from: str = "iterable"  # iterable | buffer | objects
     estimate_per_element: int = 200  # a generous upper bound, for the memory guard only
+
+    @property
+    def python_type(self) -> str:
+        """The Python structure, as the description names it: 'list[int]'."""
+        return self.description.split(" vs ")[0]
+
+    @property
+    def cpp_type(self) -> str:
+        return self.description.split(" vs ")[1].split(" (")[0]
 
     def available(self) -> Optional[str]:
         """None if this workload runs on this interpreter, else the reason it does not."""
@@ -149,50 +158,50 @@ def _matrix_elements(n: int) -> int:
 
 
 _WORKLOADS: List[Workload] = [
-    Workload("list[int]", "IntVector", lambda n: [int_value(i) for i in range(n)],
-             lambda n: [int_value(i) for i in range(n)], lambda n: 8 * n, "list of ints vs std::vector<int64_t>"),
-    Workload("array('q')", "IntVector", lambda n: array.array("q", (int_value(i) for i in range(n))),
-             lambda n: [int_value(i) for i in range(n)], lambda n: 8 * n, "array.array('q') vs std::vector<int64_t>",
+    Workload("list_int", "IntVector", lambda n: [int_value(i) for i in range(n)],
+             lambda n: [int_value(i) for i in range(n)], lambda n: 8 * n, "list[int] vs std::vector<int64_t>"),
+    Workload("array_q", "IntVector", lambda n: array.array("q", (int_value(i) for i in range(n))),
+             lambda n: [int_value(i) for i in range(n)], lambda n: 8 * n, "array('q') vs std::vector<int64_t>",
              reference=True),
-    Workload("numpy int64", "IntVector",
+    Workload("numpy_int64", "IntVector",
              lambda n: (_np().arange(n, dtype=_np().int64) * 7919) % PRIME + 1000,
              lambda n: (_np().arange(n, dtype=_np().int64) * 7919) % PRIME + 1000,
              lambda n: 8 * n, "numpy int64 array vs std::vector<int64_t> (bulk copy)", reference=True,
              cpp_from="buffer"),
-    Workload("list[float]", "FloatVector", lambda n: [float_value(i) for i in range(n)],
-             lambda n: [float_value(i) for i in range(n)], lambda n: 8 * n, "list of floats vs std::vector<double>"),
-    Workload("dict[int,int] hash", "IntIntHashMap", lambda n: {int_value(i): i + 1000 for i in range(n)},
+    Workload("list_float", "FloatVector", lambda n: [float_value(i) for i in range(n)],
+             lambda n: [float_value(i) for i in range(n)], lambda n: 8 * n, "list[float] vs std::vector<double>"),
+    Workload("dict_int_int", "IntIntHashMap", lambda n: {int_value(i): i + 1000 for i in range(n)},
              lambda n: {int_value(i): i + 1000 for i in range(n)}, lambda n: 16 * n,
              "dict[int,int] vs std::unordered_map<int64_t,int64_t>", kind="mapping"),
-    Workload("dict[int,int] tree", "IntIntTreeMap", lambda n: {int_value(i): i + 1000 for i in range(n)},
+    Workload("dict_int_int_tree", "IntIntTreeMap", lambda n: {int_value(i): i + 1000 for i in range(n)},
              lambda n: {int_value(i): i + 1000 for i in range(n)}, lambda n: 16 * n,
              "dict[int,int] vs std::map<int64_t,int64_t>", kind="mapping"),
-    Workload("set[int]", "IntHashSet", lambda n: {int_value(i) for i in range(n)},
+    Workload("set_int", "IntHashSet", lambda n: {int_value(i) for i in range(n)},
              lambda n: {int_value(i) for i in range(n)}, lambda n: 8 * n, "set[int] vs std::unordered_set<int64_t>",
              kind="set"),
-    Workload("list[str] short", "StrVector", lambda n: [short_str(i) for i in range(n)],
+    Workload("list_str_short", "StrVector", lambda n: [short_str(i) for i in range(n)],
              lambda n: [short_str(i) for i in range(n)], lambda n: sum(len(short_str(i)) for i in range(n)),
-             "list of 8-char str vs std::vector<std::string> (SSO: no heap per string)"),
-    Workload("list[str] long", "StrVector", lambda n: [long_str(i) for i in range(n)],
+             "list[str], 8 chars vs std::vector<std::string> (SSO: no heap per string)"),
+    Workload("list_str_long", "StrVector", lambda n: [long_str(i) for i in range(n)],
              lambda n: [long_str(i) for i in range(n)], lambda n: sum(len(long_str(i)) for i in range(n)),
-             "list of 54-char str vs std::vector<std::string> (one heap block per string)", estimate_per_element=400),
-    Workload("dict[str,int]", "StrIntHashMap", lambda n: {short_str(i): i for i in range(n)},
+             "list[str], 54 chars vs std::vector<std::string> (one heap block per string)", estimate_per_element=400),
+    Workload("dict_str_int", "StrIntHashMap", lambda n: {short_str(i): i for i in range(n)},
              lambda n: {short_str(i): i for i in range(n)}, lambda n: sum(8 + len(short_str(i)) for i in range(n)),
              "dict[str,int] vs std::unordered_map<std::string,int64_t>", kind="mapping", estimate_per_element=300),
-    Workload("records tuple", "RecordVector", lambda n: [record_fields(i) for i in range(n)], lambda n: [record_fields(i) for i in range(n)],
-             record_payload, "list of tuples vs std::vector<Record>", estimate_per_element=400),
-    Workload("records namedtuple", "RecordVector", _records(Point), lambda n: [record_fields(i) for i in range(n)],
-             record_payload, "list of namedtuples vs std::vector<Record>", estimate_per_element=400),
-    Workload("records class", "RecordVector", _records(PlainRecord), lambda n: [record_fields(i) for i in range(n)],
-             record_payload, "list of plain objects (instance dict) vs std::vector<Record>", estimate_per_element=600),
-    Workload("records __slots__", "RecordVector", _records(SlotsRecord), lambda n: [record_fields(i) for i in range(n)],
-             record_payload, "list of __slots__ objects vs std::vector<Record>", estimate_per_element=400),
-    Workload("records dataclass(slots)", "RecordVector", _records(DataRecord) if DataRecord else (lambda n: []),
+    Workload("records_tuple", "RecordVector", lambda n: [record_fields(i) for i in range(n)], lambda n: [record_fields(i) for i in range(n)],
+             record_payload, "list[tuple] vs std::vector<Record>", estimate_per_element=400),
+    Workload("records_namedtuple", "RecordVector", _records(Point), lambda n: [record_fields(i) for i in range(n)],
+             record_payload, "list[namedtuple] vs std::vector<Record>", estimate_per_element=400),
+    Workload("records_class", "RecordVector", _records(PlainRecord), lambda n: [record_fields(i) for i in range(n)],
+             record_payload, "list[object], plain class vs std::vector<Record>", estimate_per_element=600),
+    Workload("records_slots", "RecordVector", _records(SlotsRecord), lambda n: [record_fields(i) for i in range(n)],
+             record_payload, "list[object], __slots__ class vs std::vector<Record>", estimate_per_element=400),
+    Workload("records_dataclass", "RecordVector", _records(DataRecord) if DataRecord else (lambda n: []),
              lambda n: [record_fields(i) for i in range(n)], record_payload,
-             "list of @dataclass(slots=True) objects vs std::vector<Record>", min_python=(3, 10),
+             "list[dataclass(slots=True)] vs std::vector<Record>", min_python=(3, 10),
              estimate_per_element=400),
-    Workload("list[list[float]]", "FloatMatrix", _matrix, _matrix, lambda n: 8 * _matrix_elements(n),
-             "list of 16-float lists vs std::vector<std::vector<double>>"),
+    Workload("list_list_float", "FloatMatrix", _matrix, _matrix, lambda n: 8 * _matrix_elements(n),
+             "list[list[float]], 16 per row vs std::vector<std::vector<double>>"),
 ]
 WORKLOADS: Dict[str, Workload] = {w.name: w for w in _WORKLOADS}
 
@@ -236,7 +245,7 @@ def measure_python(workload: str, n: int) -> Dict[str, Any]:
     if reason:
         raise HarnessError("%s: %s" % (w.name, reason))
     guard(w, n)
-    if w.name == "numpy int64":
+    if w.name == "numpy_int64":
         _np()  # import numpy before the baseline, so its own import is not counted
     fig = measure.measure_retained(lambda: w.build_python(n))
     fig["n"] = elements(w, n)
@@ -280,6 +289,8 @@ def compare(workload: str, n: int) -> Dict[str, Any]:
     m = py["n"]
     row: Dict[str, Any] = {
         "workload": w.name,
+        "python": w.python_type,
+        "cpp": w.cpp_type,
         "n": m,
         "payload": w.payload(n) / m,
         "py_req": py["requested"] / m,
@@ -428,7 +439,7 @@ def run(args: Any) -> Any:
     with Progress(len(runnable) * len(sizes), "containers", enabled=not args.quiet) as progress:
         df = measure_all(args.workloads, sizes, progress)
     notes = list(df.attrs.get("skipped", []))
-    notes.append("reference workloads (array('q'), numpy int64) are shown for comparison and left out of the verdict")
+    notes.append("reference workloads (array_q, numpy_int64) are shown for comparison and left out of the verdict")
     notes.append("per-element figures; payload = the information itself; ratios = Python / C++")
     table = df.drop(columns=["reference"])
     return TopicResult("containers", {"bytes per element": table}, [judge(df)] if len(df) else [], notes)

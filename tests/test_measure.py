@@ -46,8 +46,8 @@ def test_allocated_is_at_least_requested_and_counts_pymalloc_rounding():
 
 
 def test_memory_figures_are_deterministic_across_fresh_processes():
-    a = measure.run_child("harness.containers:measure_python", {"workload": "list[float]", "n": 20_000})
-    b = measure.run_child("harness.containers:measure_python", {"workload": "list[float]", "n": 20_000})
+    a = measure.run_child("harness.containers:measure_python", {"workload": "list_float", "n": 20_000})
+    b = measure.run_child("harness.containers:measure_python", {"workload": "list_float", "n": 20_000})
     assert a["requested"] == b["requested"]
     assert a["allocated"] == b["allocated"]
 

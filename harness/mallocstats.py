@@ -362,6 +362,12 @@ def _pymalloc_line(stats: MallocStats, line: str, section: str) -> bool:
 def check(stats: MallocStats) -> None:
     """Raise InconsistentStatsError unless a pymalloc report is complete and adds up."""
     missing = [name for name in _REQUIRED if getattr(stats, name) is None]
+    if stats.arena_map:
+        missing += ["arena map " + k for k in _ARENA_MAP_FIELDS.values() if k not in stats.arena_map]
+        if "total" not in stats.arena_map:
+            missing.append("arena map Total")
+    if not stats.freelists:
+        missing.append("the object free lists that end every report")
     if missing:
         raise InconsistentStatsError("pymalloc report without %s (truncated?)" % ", ".join(missing))
     problems = []

@@ -24,7 +24,6 @@ import ctypes.util
 import gc
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -148,6 +147,20 @@ def malloc_in_use() -> Optional[int]:
     return int(info.uordblks + info.hblkhd)
 
 
+def malloc_info() -> Optional[Dict[str, int]]:
+    """glibc's ``mallinfo2()`` fields, in bytes (arena, hblkhd, uordblks, fordblks, keepcost, ...), or None.
+
+    ``arena + hblkhd`` is what glibc holds from the OS (heap plus mmapped
+    chunks); ``uordblks + hblkhd`` is what it has handed out.
+    """
+    libc = _get_libc()
+    if not libc or not hasattr(libc, "mallinfo2"):
+        return None
+    libc.mallinfo2.restype = _Mallinfo2
+    info = libc.mallinfo2()
+    return {name: int(getattr(info, name)) for name, _ in _Mallinfo2._fields_}
+
+
 def malloc_trim() -> bool:
     """Ask glibc to give freed memory back to the OS (``malloc_trim(0)``)."""
     libc = _get_libc()
@@ -178,13 +191,21 @@ def capture_debugmallocstats() -> str:
         return tmp.read().decode("utf-8", "replace")
 
 
-_ALLOCATED_BLOCKS = re.compile(r"^#\s*bytes in allocated blocks\s*=\s*([\d,]+)", re.M)
-
-
 def pymalloc_allocated_blocks() -> Optional[int]:
-    """pymalloc's "bytes in allocated blocks", or None when pymalloc is not in use."""
-    m = _ALLOCATED_BLOCKS.search(capture_debugmallocstats())
-    return int(m.group(1).replace(",", "")) if m else None
+    """pymalloc's "bytes in allocated blocks", or None when pymalloc is not in use.
+
+    Read with ``harness.mallocstats.parse`` (lenient: a report of a format it
+    does not know still yields the figure if the line is there).
+    """
+    from harness import mallocstats
+
+    text = capture_debugmallocstats()
+    if not text:
+        return None
+    try:
+        return mallocstats.parse(text, strict=False).bytes_in_allocated_blocks
+    except mallocstats.UnknownFormatError:
+        return None
 
 
 def allocated_now() -> Dict[str, Optional[int]]:
@@ -310,6 +331,19 @@ def _foreign_pythonpath(python: str) -> Dict[str, str]:
     return {"PYTHONPATH": shim}
 
 
+def _venv_root(python: str) -> Optional[str]:
+    """The virtual environment ``python`` belongs to (the folder with pyvenv.cfg), or None."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(python)))
+    return root if os.path.isfile(os.path.join(root, "pyvenv.cfg")) else None
+
+
+def _same_interpreter(python: str) -> bool:
+    """Same binary and same environment: a venv's python links to its base binary, so the
+    binary alone does not tell two virtualenvs (or a venv and its base) apart."""
+    return (os.path.realpath(python) == os.path.realpath(sys.executable)
+            and _venv_root(python) == _venv_root(sys.executable))
+
+
 def _child_cwd() -> str:
     """An empty private folder for children to run in (nothing there to import)."""
     path = os.path.join(tempfile.gettempdir(), "memharness-cwd-%d" % os.getuid())
@@ -336,7 +370,7 @@ def run_child(
     """
     python = python or sys.executable
     full_env = dict(os.environ)
-    if os.path.realpath(python) != os.path.realpath(sys.executable):
+    if not _same_interpreter(python):
         full_env.update(_foreign_pythonpath(python))
     else:
         # The child runs in an empty folder, so a source tree in the caller's

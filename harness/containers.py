@@ -36,7 +36,7 @@ container are built from the same data, each in a fresh child process:
 
 CLAIM = "Python structures use 3-6x more memory than the equivalent C++ structures"
 CLAIM_LOW, CLAIM_HIGH = 3.0, 6.0
-DEFAULT_SIZES = (1000, 10_000, 100_000)
+DEFAULT_SIZES = (1000, 100_000)
 FULL_SIZES = (1000, 10_000, 100_000, 1_000_000, 10_000_000)
 PRIME = 1_000_000_007  # ints below 2**30: one 30-bit digit each, beyond the small-int cache
 MATRIX_COLS = 16

@@ -1,0 +1,171 @@
+"""Theano-style borrow vs copy: time, GB/s and fraction of the memcpy limit, per backend.
+
+Parametrised by backend x operation x borrow x size. A backend missing from the
+environment (Theano 1.0.5 and PyTensor live in different asv environments)
+skips by raising NotImplementedError in setup. Every track_ figure comes from
+harness.aliasing's own measurement (the same code as `memharness aliasing`).
+The GPU class takes a device parameter; with no CUDA device its "gpu" half skips.
+"""
+import os
+
+from harness.aliasing import backends, conformance, throughput
+from harness.errors import BackendMissing
+
+SIZES = [4_000, 1_000_000, 64_000_000]
+OPERATIONS = ["shared", "get_value", "set_value", "call", "update_pattern"]
+_LOADED = {}
+
+
+def _backend(name):
+    if name not in _LOADED:
+        try:
+            _LOADED[name] = backends.load_backend(name)
+        except BackendMissing as exc:
+            _LOADED[name] = exc
+    b = _LOADED[name]
+    if isinstance(b, Exception):
+        raise NotImplementedError(str(b))
+    return b
+
+
+class Operations:
+    """Each operation on the CPU, borrow=False (copy) vs borrow=True."""
+
+    params = [list(backends.CPU_BACKENDS), OPERATIONS, [False, True], SIZES]
+    param_names = ["backend", "operation", "borrow", "size"]
+    timeout = 300
+
+    def setup(self, backend, operation, borrow, size):
+        if backend == "pytensor-jax":
+            os.environ.setdefault("JAX_PLATFORMS", "cpu")
+        self.b = _backend(backend)
+        self.src = throughput.make_array(size)
+        self.func = throughput.prepare_op(self.b, operation, borrow, self.src)
+        self.func()  # compilation and first touch out of the figures
+
+    def time_operation(self, backend, operation, borrow, size):
+        self.func()
+
+    def track_gbps(self, backend, operation, borrow, size):
+        return throughput.measure_op(self.b, operation, borrow, size, src=self.src)["gbps"]
+
+    track_gbps.unit = "GB/s"
+
+    def track_fraction_of_copyto(self, backend, operation, borrow, size):
+        limit = throughput.measure_limit(size)["gbps"]
+        return throughput.measure_op(self.b, operation, borrow, size, src=self.src,
+                                     limit_gbps=limit)["fraction_of_limit"]
+
+    track_fraction_of_copyto.unit = "ratio"
+
+
+class CallRate:
+    """Compiled-function calls per second on a small array (the call overhead)."""
+
+    params = [list(backends.CPU_BACKENDS), [False, True]]
+    param_names = ["backend", "borrow"]
+    timeout = 120
+
+    def setup(self, backend, borrow):
+        if backend == "pytensor-jax":
+            os.environ.setdefault("JAX_PLATFORMS", "cpu")
+        self.b = _backend(backend)
+
+    def track_calls_per_second(self, backend, borrow):
+        return throughput.measure_op(self.b, "call", borrow, 4_000)["calls_per_s"]
+
+    track_calls_per_second.unit = "calls/s"
+
+
+class Reference:
+    """numpy: copy vs view, and numpy.copyto (the limit every copy is compared with)."""
+
+    params = [SIZES]
+    param_names = ["size"]
+
+    def setup(self, size):
+        self.b = backends.NumpyReference()
+        self.src = throughput.make_array(size)
+
+    def time_copy(self, size):
+        self.src.copy()
+
+    def track_copyto_gbps(self, size):
+        return throughput.measure_limit(size)["gbps"]
+
+    track_copyto_gbps.unit = "GB/s"
+
+    def track_copy_fraction_of_copyto(self, size):
+        limit = throughput.measure_limit(size)["gbps"]
+        return throughput.measure_op(self.b, "copy", False, size, src=self.src, limit_gbps=limit)["fraction_of_limit"]
+
+    track_copy_fraction_of_copyto.unit = "ratio"
+
+
+class Conformance:
+    """Cases where a backend breaks the aliasing tutorial's promise, and cases that alias."""
+
+    params = [list(backends.CPU_BACKENDS) + list(backends.GPU_BACKENDS)]
+    param_names = ["backend"]
+    timeout = 300
+
+    def setup(self, backend):
+        if backend == "pytensor-jax":
+            os.environ.setdefault("JAX_PLATFORMS", "cpu")
+        self.rows = conformance.run_cases(_backend(backend))
+
+    def track_broken_promises(self, backend):
+        return sum(1 for r in self.rows if r["conforms"] is False)
+
+    track_broken_promises.unit = "cases"
+
+    def track_aliasing_results(self, backend):
+        return sum(1 for r in self.rows if r["shares_memory"])
+
+    track_aliasing_results.unit = "cases"
+
+
+class DeviceOperations:
+    """On a device: each operation as a fraction of its transfer limit (H2D, D2H, D2D).
+
+    device="cpu" runs PyTensor's JAX mode on JAX's CPU device (the comparison
+    point); device="gpu" needs CUDA (asv's launch_method must be "spawn").
+    """
+
+    params = [["cpu", "gpu"], ["pytensor-jax", "cupy"],
+              ["shared", "get_value", "get_value_internal", "set_value", "call"], [False, True],
+              [1_000_000, 64_000_000]]
+    param_names = ["device", "backend", "operation", "borrow", "size"]
+    timeout = 300
+
+    def setup(self, device, backend, operation, borrow, size):
+        if device == "cpu" and backend == "cupy":
+            raise NotImplementedError("the CuPy model needs a CUDA device")
+        name = backend if device == "cpu" else ("pytensor-jax-gpu" if backend == "pytensor-jax" else "cupy")
+        if backend == "pytensor-jax":
+            os.environ.setdefault("JAX_PLATFORMS", "cpu" if device == "cpu" else "cuda")
+        self.b = _backend(name)
+        if operation not in self.b.operations:
+            raise NotImplementedError("%s has no operation %s" % (name, operation))
+        self.src = throughput.make_array(size)
+        self.limits = {}
+        api = self.b.device_api()
+        if api is not None:
+            from harness.aliasing.gpu import measure_device_limits
+
+            self.limits = measure_device_limits(api, [size])[0]
+
+    def track_fraction_of_limit(self, device, backend, operation, borrow, size):
+        lim_name = self.b.limit_for(operation, borrow)
+        limit = self.limits.get(lim_name, {}).get(size)
+        if limit is None:
+            limit = throughput.measure_limit(size)["gbps"]
+        return throughput.measure_op(self.b, operation, borrow, size, src=self.src,
+                                     limit_gbps=limit)["fraction_of_limit"]
+
+    track_fraction_of_limit.unit = "ratio"
+
+    def track_gbps(self, device, backend, operation, borrow, size):
+        return throughput.measure_op(self.b, operation, borrow, size, src=self.src)["gbps"]
+
+    track_gbps.unit = "GB/s"

@@ -1,0 +1,344 @@
+"""memharness aliasing: the machinery, with no backend needed (numpy reference only).
+
+Tests that need Theano, PyTensor or JAX are in test_aliasing_backends.py and
+skip (with the reason and the install command) where those are missing.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import harness.aliasing as al
+from harness.aliasing import backends as B
+from harness.aliasing import conformance as C
+from harness.aliasing import gpu as G
+from harness.aliasing import throughput as T
+from harness.cli import main
+from harness.errors import BackendMissing, HarnessError
+
+TINY = ["--sizes", "4KB,64KB", "--repeat", "2", "--min-time", "0.001", "-q"]
+
+
+def _rc(argv):
+    """main()'s exit status; argparse's own errors exit through SystemExit."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def _numpy_byte_bounds(a):
+    fn = getattr(getattr(np.lib, "array_utils", None), "byte_bounds", None) or getattr(np, "byte_bounds")
+    return fn(a)
+
+
+# ---------------------------------------------------------------- where bytes live
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 40), start=st.integers(0, 5), step=st.sampled_from([1, 2, 3, -1, -2]),
+       cols=st.integers(1, 4), transpose=st.booleans())
+def test_byte_bounds_match_numpy(n, start, step, cols, transpose):
+    base = np.arange(n * cols * 4, dtype=np.float64).reshape(n * 4, cols)
+    a = base[start::step]
+    if transpose:
+        a = a.T
+    if a.size == 0:
+        return
+    assert B._byte_bounds(a) == tuple(_numpy_byte_bounds(a))
+
+
+def test_shares_memory_views_copies_and_foreign_objects():
+    a = np.arange(100.0)
+    assert B.shares_memory(a, a[10:20]) is True
+    assert B.shares_memory(a[::2], a[1::2]) is False  # interleaved: exact answer, not bounds overlap
+    assert B.shares_memory(a, a.copy()) is False
+    assert B.shares_memory(a, [1, 2]) is None  # not an array: cannot be told
+    assert B.buffer_span(a)[0] == "host"
+
+
+def test_type_names():
+    assert B.type_name(np.zeros(2)) == "numpy.ndarray"
+    assert B.type_name(3) == "int"
+
+
+# ---------------------------------------------------------------- promises
+
+
+@pytest.mark.parametrize("promise,shares,same,rtype,expected", [
+    (C.MUST_NOT, False, False, "numpy.ndarray", True),
+    (C.MUST_NOT, True, False, "numpy.ndarray", False),
+    (C.MUST_NOT, None, True, "x", False),  # the same object aliases, whatever the buffer check says
+    (C.MUST_NOT, None, False, "x", None),  # unknown stays unknown
+    (C.MAY, True, True, "numpy.ndarray", True),
+    (C.MAY, False, False, "numpy.ndarray", True),
+    (C.INTERNAL, True, False, "numpy.ndarray", False),
+    (C.INTERNAL, True, True, "numpy.ndarray", True),
+    (C.NDARRAY, False, False, "jax.Array", False),
+    (C.NDARRAY, False, False, "numpy.ndarray", True),
+])
+def test_judge(promise, shares, same, rtype, expected):
+    assert C.judge(promise, shares, same, rtype) is expected
+
+
+def test_judge_rejects_unknown_promise():
+    with pytest.raises(ValueError):
+        C.judge("should alias", True, True, "numpy.ndarray")
+
+
+def test_reference_conformance_rows_are_consistent():
+    rows = C.run_cases(B.NumpyReference(), n=64)
+    df = pd.DataFrame(rows)
+    assert list(df.columns) == C.COLUMNS
+    assert df["case"].is_unique
+    for r in rows:
+        assert r["conforms"] == C.judge(r["promise"], r["shares_memory"], r["same_object"], r["result_type"])
+    by = df.set_index("case")
+    # the reference does what it says: borrow aliases, copies do not
+    assert bool(by.loc["shared/borrow", "same_object"]) and not by.loc["shared/copy", "shares_memory"]
+    assert not by.loc["shared/two from one array/borrow", "conforms"]
+    assert "r1 overwritten by the second call: no" in by.loc["function/Out(borrow=True)/two calls", "note"]
+
+
+def test_a_case_that_raises_becomes_a_row():
+    class Broken(B.NumpyReference):
+        name = "broken"
+
+        def set_value(self, s, value, borrow=False):
+            raise RuntimeError("nope")
+
+    rows = C.run_cases(Broken(), n=8)
+    bad = [r for r in rows if r["note"].startswith("raised")]
+    assert bad and all(r["conforms"] is None for r in bad)
+    assert any("RuntimeError: nope" in r["note"] for r in bad)
+
+
+def test_operations_a_backend_lacks_are_left_out():
+    class NoFunctions(B.NumpyReference):
+        name = "nofunc"
+
+        def function_identity(self, *a, **k):
+            raise NotImplementedError
+
+    cases = {r["case"] for r in C.run_cases(NoFunctions(), n=8)}
+    assert not any(c.startswith("function/identity") for c in cases)
+    assert "shared/copy" in cases
+
+
+# ---------------------------------------------------------------- throughput
+
+
+def test_measure_op_figures_are_consistent():
+    b = B.NumpyReference()
+    row = T.measure_op(b, "copy", False, 64_000, repeat=3, min_time=0.001, limit_gbps=10.0, overhead_s=1e-7)
+    assert row["bytes"] == 64_000 and row["samples"] == 3
+    assert row["gbps"] == pytest.approx(64_000 / row["median_s"] / 1e9)
+    assert row["calls_per_s"] == pytest.approx(1 / row["median_s"])
+    assert row["fraction_of_limit"] == pytest.approx(row["gbps"] / 10.0)
+    assert row["harness_overhead"] == pytest.approx(1e-7 / row["median_s"])
+    assert row["limit"] == "copyto"
+
+
+def test_prepare_op_copy_vs_view():
+    b = B.NumpyReference()
+    src = T.make_array(8000)
+    assert src.nbytes == 8000 and src.sum() == 1000
+    assert np.shares_memory(T.prepare_op(b, "copy", True, src)(), src)
+    assert not np.shares_memory(T.prepare_op(b, "copy", False, src)(), src)
+
+
+def test_prepare_op_rejects_unknown_and_unsupported():
+    b = B.NumpyReference()
+    with pytest.raises(HarnessError, match="unknown operation"):
+        T.prepare_op(b, "teleport", False, T.make_array(8))
+    with pytest.raises(NotImplementedError):
+        T.prepare_op(b, "set_value", False, T.make_array(8))  # the numpy reference times copy and call only
+
+
+def test_measure_limit_uses_fastest_sample():
+    lim = T.measure_limit(64_000, repeat=3, min_time=0.001)
+    assert lim["limit"] == "copyto" and lim["min_s"] <= lim["median_s"]
+    assert lim["gbps"] == pytest.approx(64_000 / lim["min_s"] / 1e9)
+
+
+def test_measure_backend_reports_missing_instead_of_raising():
+    out = T.measure_backend("no-such-backend", sizes=[8])
+    assert out["missing"]["reason"].startswith("unknown backend")
+
+
+def test_measure_backend_numpy_reference():
+    out = T.measure_backend("numpy", sizes=[4000], repeat=2, min_time=0.001, conformance=False)
+    ops = {(r["operation"], r["borrow"]) for r in out["throughput"]}
+    assert ops == {("copy", False), ("copy", True), ("call", False), ("call", True)}
+    assert [l["bytes"] for l in out["limits"]] == [4000]
+    assert out["overhead"]["median_s"] > 0
+
+
+# ---------------------------------------------------------------- backends: presence, environment
+
+
+def test_presence_names_missing_module(monkeypatch):
+    monkeypatch.setattr(B, "library_of", lambda name: "surely_not_a_module_xyz")
+    why = B.presence("pytensor-c")
+    assert "surely_not_a_module_xyz" in why and sys.executable in why
+
+
+def test_unknown_backend_is_backend_missing():
+    with pytest.raises(BackendMissing, match="unknown backend"):
+        B.load_backend("tensorflow")
+
+
+def test_theano_env_adds_blas_flag_once():
+    assert B.theano_env({})["THEANO_FLAGS"] == "blas.ldflags="
+    assert B.theano_env({"THEANO_FLAGS": "floatX=float32"})["THEANO_FLAGS"] == "floatX=float32,blas.ldflags="
+    assert B.theano_env({"THEANO_FLAGS": "blas.ldflags=-lblas"})["THEANO_FLAGS"] == "blas.ldflags=-lblas"
+    assert al.child_env("pytensor-jax") == {"JAX_PLATFORMS": "cpu"}
+
+
+def test_every_backend_has_an_install_command():
+    for name in B.CPU_BACKENDS + B.GPU_BACKENDS:
+        assert "pip install" in B.INSTALL[name]
+
+
+# ---------------------------------------------------------------- GPU detection (absence mocked at the boundary only)
+
+
+def _no_gpu_libraries(monkeypatch):
+    def missing(name):
+        def imp():
+            raise ImportError("No module named %r" % name)
+        return imp
+
+    monkeypatch.setattr(G, "_import_cupy", missing("cupy"))
+    monkeypatch.setattr(G, "_import_jax", missing("jax"))
+
+
+def test_detect_cuda_without_libraries(monkeypatch):
+    _no_gpu_libraries(monkeypatch)
+    info = G.detect_cuda()
+    assert info["available"] is False and info["cupy"] is None and info["jax"] is None
+    assert "CuPy is not installed (pip install cupy-cuda12x)" in info["reason"]
+    assert "JAX is not installed" in info["reason"]
+
+
+def test_cupy_backend_missing_says_why(monkeypatch):
+    _no_gpu_libraries(monkeypatch)
+    with pytest.raises(BackendMissing) as exc:
+        B.load_backend("cupy")
+    assert exc.value.install.startswith("pip install cupy-cuda12x")
+    out = T.measure_backend("cupy", sizes=[8])
+    assert "CuPy is not installed" in out["missing"]["reason"]
+
+
+def test_device_gpu_is_a_one_line_error(monkeypatch, capsys):
+    _no_gpu_libraries(monkeypatch)
+    assert main(["aliasing", "--device", "gpu"] + TINY) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no CUDA device usable" in err[0] and "cupy-cuda12x" in err[0]
+
+
+def test_device_gpu_without_cuda_in_this_environment(capsys):
+    if G.detect_cuda()["available"]:
+        pytest.skip("a CUDA device is present: the GPU suite runs instead (tests/test_aliasing_backends.py)")
+    assert main(["aliasing", "--device", "gpu"] + TINY) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_cli_without_backends_prints_reference_and_install_notes(monkeypatch, capsys):
+    monkeypatch.setattr(al, "presence", lambda name: "module 'x' is not installed")
+    assert main(["aliasing", "--format", "json"] + TINY) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["topic"] == "aliasing"
+    assert {"throughput", "limits (GB/s)", "harness overhead", "throughput rows"} <= set(out["tables"])
+    rows = out["tables"]["throughput rows"]
+    assert {r["backend"] for r in rows} == {"numpy"} and {r["bytes"] for r in rows} == {4000, 64000}
+    for name in B.CPU_BACKENDS:
+        assert any(n.startswith(name + " skipped") and "install with: " in n for n in out["notes"]), name
+    assert any(v["claim"].startswith("the harness's own timing overhead") for v in out["verdicts"])
+
+
+def test_cli_child_reports_missing_backend_from_given_interpreter(capsys):
+    try:
+        import theano  # noqa: F401
+        pytest.skip("theano is importable here")
+    except Exception:
+        pass
+    rc = main(["aliasing", "--backends", "theano", "--python", "theano=" + sys.executable, "--only", "conformance",
+               "--format", "json"] + TINY)
+    assert rc == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert any(n.startswith("theano skipped (interpreter %s)" % sys.executable) for n in notes)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--python", "/no/such/python"], "not an executable interpreter"),
+    (["--python", "tensorflow=/bin/sh"], "unknown backend"),
+    (["--backends", "theano,nope"], "unknown backend"),
+    (["--sizes", "100000GB"], "choose a smaller size"),
+    (["--backends", "cupy"], "belongs to --device gpu"),
+])
+def test_cli_bad_input_is_one_line_exit_2(argv, message, capsys):
+    assert _rc(["aliasing"] + argv + ["-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_plot_writes_png(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(al, "presence", lambda name: "not installed")
+    png = tmp_path / "alias.png"
+    assert main(["aliasing", "--plot", str(png)] + TINY) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "== throughput ==" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- tables and verdicts from rows
+
+
+def _conf_rows(shares_by_backend):
+    rows = []
+    for b, shares in shares_by_backend.items():
+        for case, promise in (("shared/borrow", C.MAY), ("shared/two from one array", C.MUST_NOT),
+                              ("shared/two from one array/borrow", C.MUST_NOT)):
+            s = shares if "borrow" in case else False
+            rows.append({"backend": b, "case": case, "operation": case, "compared_with": "v",
+                         "result_type": "numpy.ndarray", "same_object": False, "shares_memory": s,
+                         "promise": promise, "conforms": C.judge(promise, s, False, "numpy.ndarray"), "note": ""})
+    return pd.DataFrame(rows)
+
+
+def test_conformance_table_marks_broken_promises():
+    wide = al.conformance_table(_conf_rows({"a": True, "b": False}))
+    assert list(wide.columns) == ["case", "promise", "a", "b"]
+    row = wide[wide["case"] == "shared/two from one array/borrow"].iloc[0]
+    assert row["a"] == "shares memory [BREAKS PROMISE]" and row["b"] == "separate copy"
+
+
+def test_verdicts_follow_the_rows():
+    v = {x.claim: x for x in al.verdicts(_conf_rows({"a": True, "b": False}), None, None)}
+    assert v["shared(value, borrow=True) aliases value instead of deep-copying it"].verdict == "partly"
+    assert v["shared variables are never aliased to one another"].verdict == "partly"
+    v = {x.claim: x for x in al.verdicts(_conf_rows({"a": False}), None, None)}
+    assert v["shared(value, borrow=True) aliases value instead of deep-copying it"].verdict == "refuted"
+    assert v["shared variables are never aliased to one another"].verdict == "confirmed"
+
+
+def test_throughput_table_speedup_is_copy_over_borrow():
+    rows = pd.DataFrame([
+        {"backend": "x", "operation": "shared", "borrow": False, "bytes": 1000, "median_s": 4e-6, "gbps": 0.25,
+         "fraction_of_limit": 0.1, "limit": "copyto"},
+        {"backend": "x", "operation": "shared", "borrow": True, "bytes": 1000, "median_s": 1e-6, "gbps": 1.0,
+         "fraction_of_limit": 0.4, "limit": "copyto"},
+    ])
+    t = al.throughput_table(rows)
+    assert t.loc[0, "borrow_speedup"] == pytest.approx(4.0)
+    assert t.loc[0, "size"] == "1KB" and t.loc[0, "copy_us"] == pytest.approx(4.0)

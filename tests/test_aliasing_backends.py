@@ -1,0 +1,174 @@
+"""memharness aliasing against the real backends: Theano 1.0.5, PyTensor (C, NUMBA, JAX), the device model.
+
+Each backend that is not installed in the interpreter running pytest is skipped
+with the reason and the install command. Run these in the backends' own
+environments, e.g.::
+
+    THEANO_FLAGS=blas.ldflags= PYTHONPATH=. /tmp/v-theano/bin/python -m pytest -m "slow or not slow" tests/test_aliasing_backends.py
+    PYTHONPATH=. /tmp/v-pytensor/bin/python -m pytest tests/test_aliasing_backends.py
+
+Theano compiles C code with g++ on first use: its tests are marked slow.
+The checks here compare the harness's rows with what the library does when
+asked directly, so they test the harness, not a fixed belief about a library.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.aliasing import backends as B
+from harness.aliasing import conformance as C
+from harness.aliasing import gpu as G
+from harness.aliasing import throughput as T
+from harness.errors import BackendMissing
+
+BACKENDS = [pytest.param("theano", marks=pytest.mark.slow), "pytensor-c", "pytensor-numba", "pytensor-jax"]
+
+
+def _load(name):
+    try:
+        return B.load_backend(name)
+    except BackendMissing as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request):
+    if request.param == "pytensor-jax":
+        jax = pytest.importorskip("jax", reason="pytensor-jax needs jax: " + B.INSTALL["pytensor-jax"])
+        if jax.default_backend() != "cpu":
+            pytest.skip("JAX's default device is not the CPU here (run with JAX_PLATFORMS=cpu)")
+    return _load(request.param)
+
+
+@pytest.fixture(scope="module")
+def rows(backend):
+    return {r["case"]: r for r in C.run_cases(backend, n=256)}
+
+
+def test_no_case_raises(rows):
+    assert [r["note"] for r in rows.values() if r["note"].startswith("raised")] == []
+
+
+def test_rows_are_judged_by_the_rules(rows):
+    for r in rows.values():
+        assert r["conforms"] == C.judge(r["promise"], r["shares_memory"], r["same_object"], r["result_type"])
+
+
+def test_constructor_rows_match_the_library(backend, rows):
+    v = np.arange(256.0)
+    s = backend.shared(v, borrow=True)
+    assert rows["shared/borrow"]["shares_memory"] == np.shares_memory(s.get_value(borrow=True), v)
+    s = backend.shared(v)
+    assert rows["shared/copy"]["shares_memory"] == np.shares_memory(s.get_value(borrow=True), v)
+
+
+def test_set_value_dtype_mismatch_row_matches_the_library(backend, rows):
+    s = backend.shared(np.zeros(256))
+    w = np.ones(256, dtype=np.float32)
+    s.set_value(w, borrow=True)
+    stored = s.get_value(borrow=True)
+    assert stored.dtype == np.float64  # the variable keeps its dtype: a cast, so a new buffer
+    assert rows["set_value/borrow/dtype mismatch"]["shares_memory"] == np.shares_memory(stored, w)
+
+
+def test_internal_type_row(backend, rows):
+    s = backend.shared(np.arange(4.0))
+    same = s.get_value(borrow=True, return_internal_type=True) is s.container.storage[0]
+    assert rows["get_value/borrow/internal type"]["same_object"] == same
+
+
+def test_out_borrow_two_calls_row_matches_the_library(backend, rows):
+    f = backend.function_double(True)
+    r1 = f(np.arange(8.0))
+    kept = np.array(r1, copy=True)
+    f(np.arange(8.0) + 5)
+    overwritten = not np.array_equal(np.asarray(r1), kept)
+    note = rows["function/Out(borrow=True)/two calls"]["note"]
+    assert note.endswith("yes" if overwritten else "no")
+    if backend.has_nogc:
+        assert "function/Out(borrow=True)/two calls/no gc" in rows
+
+
+def test_after_update_row_reports_the_stored_type(backend, rows):
+    s = backend.shared(np.arange(4.0))
+    backend.function_update(s)()
+    stored = B.type_name(s.container.storage[0])
+    assert rows["get_value after an update/copy"]["note"] == "storage holds a " + stored
+    assert rows["get_value after an update/copy"]["conforms"] == (B.type_name(s.get_value()) == "numpy.ndarray")
+
+
+def test_throughput_every_operation(backend):
+    out = T.measure_throughput(backend, [4000], repeat=2, min_time=0.001)
+    got = {(r["operation"], r["borrow"]) for r in out["throughput"]}
+    assert got == {(op, b) for op in backend.operations for b in (False, True)}
+    for r in out["throughput"]:
+        assert r["gbps"] > 0 and r["fraction_of_limit"] == pytest.approx(r["gbps"] / out["limits"][0]["gbps"])
+
+
+def test_call_borrow_returns_the_input_where_the_table_says_so(backend, rows):
+    src = T.make_array(4000)
+    r = T.prepare_op(backend, "call", True, src)()
+    aliased = B.shares_memory(r, src)
+    assert rows["function/identity/In(borrow=True) Out(borrow=True)"]["shares_memory"] == aliased
+
+
+# ---------------------------------------------------------------- the device model, on JAX's CPU device
+
+
+@pytest.fixture(scope="module")
+def jax_cpu_api():
+    jax = pytest.importorskip("jax", reason="the device model's CPU tests use JAX: pip install jax")
+    return G.JaxAPI(jax.devices("cpu")[0])
+
+
+def test_device_model_counts_transfers(jax_cpu_api):
+    model = G.CupyShared(jax_cpu_api, name="model")
+    s = model.shared(np.arange(20.0)[::2])  # non-contiguous: one extra host copy, then one upload
+    assert s.counters == {"uploads": 1, "downloads": 0, "host_copies": 1, "device_copies": 0}
+    dev = s.get_value(borrow=True, return_internal_type=True)
+    assert dev is s.container.storage[0] and jax_cpu_api.is_device(dev)
+    host = s.get_value(borrow=True)
+    assert isinstance(host, np.ndarray) and s.counters["downloads"] == 1
+    np.testing.assert_array_equal(host, np.arange(20.0)[::2])
+    s.set_value(dev, borrow=True)
+    assert s.container.storage[0] is dev and s.counters["device_copies"] == 0
+    s.set_value(dev, borrow=False)
+    assert s.container.storage[0] is not dev and s.counters["device_copies"] == 1
+    s.set_value(np.ones(10, dtype=np.float32), borrow=True)  # another dtype: host cast, then upload
+    assert s.counters["host_copies"] == 2 and s.counters["uploads"] == 2
+    assert str(s.container.storage[0].dtype) == "float64"
+
+
+def test_device_model_conformance_on_cpu(jax_cpu_api):
+    rows = {r["case"]: r for r in C.run_cases(G.CupyShared(jax_cpu_api, name="model"), n=64)}
+    assert rows["get_value/borrow/internal type"]["conforms"] is True
+    assert rows["get_value/borrow"]["result_type"] == "numpy.ndarray"  # a download, never the device array
+    assert rows["shared/borrow"]["shares_memory"] is False  # borrow has no effect: an upload
+    assert not any(c.startswith("function/") for c in rows)  # the model compiles nothing
+
+
+def test_device_limits_and_fractions_on_cpu(jax_cpu_api):
+    limits, lrows = G.measure_device_limits(jax_cpu_api, [8000], repeat=2, min_time=0.001)
+    assert set(limits) == {"h2d pageable", "d2h pageable", "d2d"}
+    model = G.CupyShared(jax_cpu_api, name="model")
+    out = T.measure_throughput(model, [8000], repeat=2, min_time=0.001, limits=limits)
+    up = [r for r in out["throughput"] if r["operation"] == "shared" and not r["borrow"]][0]
+    assert up["limit"] == "h2d pageable"
+    assert up["fraction_of_limit"] == pytest.approx(up["gbps"] / limits["h2d pageable"][8000])
+
+
+# ---------------------------------------------------------------- a real CUDA device
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["cupy", "pytensor-jax-gpu"])
+def test_gpu_backend(name):
+    info = G.detect_cuda()
+    if not info["available"]:
+        pytest.skip("no CUDA device: " + info["reason"])
+    out = T.measure_backend(name, sizes=[1 << 20], repeat=2, min_time=0.001)
+    if "missing" in out:
+        pytest.skip(out["missing"]["reason"])
+    assert all(r["conforms"] is not False or r["promise"] != C.INTERNAL for r in out["conformance"])
+    assert {r["limit"] for r in out["limits"]} >= {"h2d pageable", "d2h pageable", "d2d"}

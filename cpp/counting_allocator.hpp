@@ -21,7 +21,8 @@
 // Every allocation is std::malloc'ed and std::free'd, and is counted in the
 // container's Counters and in the process-wide atomic global counters:
 // requested bytes (n * sizeof(T)), allocated bytes (malloc_usable_size), live
-// allocations, peaks of both byte counts, and allocations ever made.
+// allocations, peaks of both byte counts, allocations ever made, and the
+// nominal allocated bytes (see nominal_usable below).
 #pragma once
 
 #include <malloc.h>
@@ -30,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <type_traits>
@@ -44,18 +46,21 @@ struct Counters {
     std::size_t peak_requested = 0;
     std::size_t peak_allocated = 0;
     std::size_t total = 0;
+    std::size_t nominal = 0;
 
-    void on_alloc(std::size_t req, std::size_t usable) noexcept {
+    void on_alloc(std::size_t req, std::size_t usable, std::size_t nom) noexcept {
         requested += req;
         allocated += usable;
+        nominal += nom;
         ++live;
         ++total;
         if (requested > peak_requested) peak_requested = requested;
         if (allocated > peak_allocated) peak_allocated = allocated;
     }
-    void on_free(std::size_t req, std::size_t usable) noexcept {
+    void on_free(std::size_t req, std::size_t usable, std::size_t nom) noexcept {
         requested -= req;
         allocated -= usable;
+        nominal -= nom;
         --live;
     }
     void reset_peak() noexcept {
@@ -72,19 +77,22 @@ struct GlobalCounters {
     std::atomic<std::size_t> peak_allocated{0};
     std::atomic<std::size_t> total{0};
     std::atomic<std::size_t> unscoped{0};
+    std::atomic<std::size_t> nominal{0};
 
     static void raise_to(std::atomic<std::size_t>& peak, std::size_t v) noexcept {
         std::size_t cur = peak.load(std::memory_order_relaxed);
         while (v > cur && !peak.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
         }
     }
-    void on_alloc(std::size_t req, std::size_t usable) noexcept {
+    void on_alloc(std::size_t req, std::size_t usable, std::size_t nom) noexcept {
+        nominal.fetch_add(nom, std::memory_order_relaxed);
         raise_to(peak_requested, requested.fetch_add(req, std::memory_order_relaxed) + req);
         raise_to(peak_allocated, allocated.fetch_add(usable, std::memory_order_relaxed) + usable);
         live.fetch_add(1, std::memory_order_relaxed);
         total.fetch_add(1, std::memory_order_relaxed);
     }
-    void on_free(std::size_t req, std::size_t usable) noexcept {
+    void on_free(std::size_t req, std::size_t usable, std::size_t nom) noexcept {
+        nominal.fetch_sub(nom, std::memory_order_relaxed);
         requested.fetch_sub(req, std::memory_order_relaxed);
         allocated.fetch_sub(usable, std::memory_order_relaxed);
         live.fetch_sub(1, std::memory_order_relaxed);
@@ -102,21 +110,36 @@ inline GlobalCounters& global_counters() noexcept {
     return g;
 }
 
+// "Nominal" allocated bytes: the usable size of an exactly fitting glibc
+// chunk, max(32, align16(bytes + 8)) - 8 (so 1-24 -> 24, 25-40 -> 40, 41-56
+// -> 56...), a pure function of the request. malloc_usable_size ("allocated")
+// depends on the heap's history: glibc hands out a free chunk whole when
+// splitting it would leave less than 32 bytes (16 bytes more than nominal),
+// and serves blocks above its dynamic mmap threshold (128 KiB at first, raised
+// when such a block is freed) with whole pages. Nominal is what the same
+// program would get from a fresh heap for blocks below that threshold.
+constexpr std::size_t nominal_usable(std::size_t bytes) noexcept {
+    const std::size_t chunk = (bytes + sizeof(std::size_t) + 15) & ~static_cast<std::size_t>(15);
+    return (chunk < 32 ? 32 : chunk) - sizeof(std::size_t);
+}
+
 // Raw counted malloc/free. `c` may be null: then only the global counters see it.
 inline void* counted_malloc(std::size_t bytes, Counters* c) {
     void* p = std::malloc(bytes == 0 ? 1 : bytes);
     if (p == nullptr) throw std::bad_alloc();
     const std::size_t usable = malloc_usable_size(p);
-    if (c != nullptr) c->on_alloc(bytes, usable);
-    global_counters().on_alloc(bytes, usable);
+    const std::size_t nom = nominal_usable(bytes == 0 ? 1 : bytes);
+    if (c != nullptr) c->on_alloc(bytes, usable, nom);
+    global_counters().on_alloc(bytes, usable, nom);
     return p;
 }
 
 inline void counted_free(void* p, std::size_t bytes, Counters* c) noexcept {
     if (p == nullptr) return;
     const std::size_t usable = malloc_usable_size(p);
-    if (c != nullptr) c->on_free(bytes, usable);
-    global_counters().on_free(bytes, usable);
+    const std::size_t nom = nominal_usable(bytes == 0 ? 1 : bytes);
+    if (c != nullptr) c->on_free(bytes, usable, nom);
+    global_counters().on_free(bytes, usable, nom);
     std::free(p);
 }
 

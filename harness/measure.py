@@ -139,12 +139,8 @@ class _Mallinfo2(ctypes.Structure):
 
 def malloc_in_use() -> Optional[int]:
     """Bytes glibc malloc has handed out and not got back (uordblks + hblkhd), or None."""
-    libc = _get_libc()
-    if not libc or not hasattr(libc, "mallinfo2"):
-        return None
-    libc.mallinfo2.restype = _Mallinfo2
-    info = libc.mallinfo2()
-    return int(info.uordblks + info.hblkhd)
+    info = malloc_info()
+    return None if info is None else info["uordblks"] + info["hblkhd"]
 
 
 def malloc_info() -> Optional[Dict[str, int]]:

@@ -17,18 +17,7 @@ import platform
 import sys
 import traceback
 
-
-def _peak_rss() -> int:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+from harness.measure import peak_rss
 
 
 def main() -> int:
@@ -59,7 +48,7 @@ def main() -> int:
         "implementation": platform.python_implementation(),
         "executable": sys.executable,
         "pid": os.getpid(),
-        "peak_rss": _peak_rss(),
+        "peak_rss": peak_rss(),
     }
     data = (json.dumps(result) + "\n").encode()
     while data:

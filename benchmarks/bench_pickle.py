@@ -1,0 +1,92 @@
+"""Pickle: serialised bytes, dump/load time and peak memory, by object, payload size and method.
+
+Time: asv's timers around ``Method.dump`` / ``Method.load`` of harness.pickling.
+Memory: harness.pickling.measure_one(), which measures in a fresh child process
+(tracemalloc peak and the RSS high-water mark; asv's peakmem_ would count setup,
+and mem_ cannot see the C++ heap). Sizes above 1 MiB are measured for numpy
+arrays only here; ``memharness pickle --full`` goes further.
+"""
+from harness import pickling
+
+OBJECTS = list(pickling.OBJECTS)
+METHODS = list(pickling.METHODS)
+MiB = 1 << 20
+SIZES = [1 * MiB, 64 * MiB]
+
+
+def _skip_reason(obj, size, method):
+    spec = pickling.get_object(obj)
+    if size > MiB and spec.family != "numpy":
+        return "sizes above 1 MiB: numpy arrays only in this suite"
+    return pickling.check_round_trip(obj, method)
+
+
+class PickleTime:
+    """time_dump / time_load of one method on one object."""
+
+    params = (OBJECTS, SIZES, METHODS)
+    param_names = ["object", "size", "method"]
+    timeout = 300
+
+    def setup(self, obj, size, method):
+        why = _skip_reason(obj, size, method)
+        if why:
+            raise NotImplementedError(why)
+        self.method = pickling.get_method(method)
+        self.obj = pickling.build_object(obj, size)
+        self.ws = pickling.Workspace()  # time_dump writes here, one new file a call
+        self.ws_load = pickling.Workspace()  # what time_load reads, untouched by time_dump
+        self.art = self.method.dump(self.obj, self.ws_load)
+
+    def teardown(self, obj, size, method):
+        self.ws.close()
+        self.ws_load.close()
+
+    def time_dump(self, obj, size, method):
+        self.method.dump(self.obj, self.ws)
+
+    def time_load(self, obj, size, method):
+        self.method.load(self.art)
+
+
+class PickleMemory:
+    """track_ figures of one method on one object, measured in a fresh child process."""
+
+    params = (OBJECTS, SIZES, METHODS)
+    param_names = ["object", "size", "method"]
+    timeout = 600
+
+    def setup(self, obj, size, method):
+        why = _skip_reason(obj, size, method)
+        if why:
+            raise NotImplementedError(why)
+        self.row = pickling.measure_one(obj, size, method, repeat=1)
+        if self.row.get("error") or not self.row.get("equal"):
+            raise NotImplementedError(self.row.get("error") or "round trip gave a different object")
+
+    def track_pickled_bytes(self, obj, size, method):
+        return self.row["pickled"]
+
+    track_pickled_bytes.unit = "bytes"
+
+    def track_dump_peak(self, obj, size, method):
+        """Peak extra memory of the dump: max(tracemalloc peak, RSS high-water above the start)."""
+        return self.row["dump_peak"]
+
+    track_dump_peak.unit = "bytes"
+
+    def track_load_peak(self, obj, size, method):
+        return self.row["load_peak"]
+
+    track_load_peak.unit = "bytes"
+
+    def track_dump_copies(self, obj, size, method):
+        """Dump peak / payload: copies of the data that existed at once besides the original."""
+        return self.row["dump_copies"]
+
+    track_dump_copies.unit = "ratio"
+
+    def track_load_copies(self, obj, size, method):
+        return self.row["load_copies"]
+
+    track_load_copies.unit = "ratio"

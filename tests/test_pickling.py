@@ -333,8 +333,8 @@ def test_the_command_ignores_pickles_lying_around(tmp_path):
 def test_default_plan():
     cases = plan()
     sizes = {(o, s) for o, s, _ in cases}
-    assert ("numpy", 64 * MiB) in sizes and ("numpy", MiB) in sizes and ("list-int", MiB) in sizes
-    assert not any(s > 64 * MiB for _, s in sizes)
+    assert ("numpy", 32 * MiB) in sizes and ("numpy", MiB) in sizes and ("list-int", MiB) in sizes
+    assert not any(s > 32 * MiB for _, s in sizes)
     for o, s, ms in cases:
         assert ["dumps-p%d" % p for p in range(HIGHEST + 1)] == ms[:HIGHEST + 1]
         assert "dump-p%d" % HIGHEST in ms and "dump-p%d" % DEFAULT in ms
@@ -347,7 +347,7 @@ def test_default_plan():
         plan(["nope"])
     with pytest.raises(HarnessError):
         plan(["list-int"], methods=["dumps-p9"])
-    assert DEFAULT_SIZES["numpy"] == (MiB, 64 * MiB)
+    assert DEFAULT_SIZES["numpy"] == (MiB, 32 * MiB)
 
 
 def test_in_fork_reports_results_errors_and_deaths():

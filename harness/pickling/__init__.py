@@ -43,7 +43,7 @@ MiB = 1 << 20
 HELP = "pickle: bytes, time and peak memory of every protocol, out-of-band buffers, file vs bytes, npy zips"
 
 # Default sizes (payload bytes) per object family; --full and --sizes change them.
-DEFAULT_SIZES: Dict[str, Tuple[int, ...]] = {"numpy": (1 * MiB, 64 * MiB), "*": (1 * MiB,)}
+DEFAULT_SIZES: Dict[str, Tuple[int, ...]] = {"numpy": (1 * MiB, 32 * MiB), "*": (1 * MiB,)}
 FULL_SIZES: Dict[str, Tuple[int, ...]] = {"numpy": (1 * MiB, 16 * MiB, 64 * MiB, 256 * MiB),
                                           "*": (1 * MiB, 16 * MiB)}
 PROTOCOLS = tuple(range(HIGHEST + 1))
@@ -68,7 +68,7 @@ Each object is built in a fresh child process and each method measured there:
   copies         max(peak traced, peak RSS) / payload: how many copies of the
                  data existed at once, besides the original
   equal          the loaded object equals the original (checked in every run)
-Default sizes: numpy 1 MiB and 64 MiB, every other object 1 MiB of payload;
+Default sizes: numpy 1 MiB and 32 MiB, every other object 1 MiB of payload;
 --full: numpy up to 256 MiB, the others up to 16 MiB, every method on every object
 (about ten minutes on 2 cores); 512 MiB and above only when asked for with --sizes.
 

@@ -163,6 +163,7 @@ th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
 .partly{color:#9a6700;font-weight:bold}.inconclusive{color:#666;font-weight:bold}
 img{max-width:100%;border:1px solid #eee}
 .note{color:#555;font-size:13px}
+.scroll{overflow-x:auto}
 """
 
 
@@ -188,7 +189,8 @@ def to_html(entries: List[Dict[str, Any]], versions: Optional[Any], meta: Dict[s
         r = e["result"]
         for name, df in r.tables.items():
             parts.append("<h3>%s</h3>" % esc(name))
-            parts.append(df.to_html(index=False, float_format=lambda x: "%.4g" % x, na_rep="", border=0))
+            parts.append("<div class='scroll'>%s</div>" % df.to_html(
+                index=False, float_format=lambda x: "%.4g" % x, na_rep="", border=0))
         if e["png"]:
             parts.append("<img alt='%s plot' src='data:image/png;base64,%s'>" % (
                 esc(e["topic"]), base64.b64encode(e["png"]).decode()))

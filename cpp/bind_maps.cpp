@@ -114,14 +114,18 @@ void bind_set(py::module_& m) {
                  return s;
              })
         .def("__eq__",
-             [](const B& b, py::object other) -> py::object {
+             [cls](const B& b, py::object other) -> py::object {
                  if (py::isinstance<B>(other)) return py::bool_(b.data == other.cast<const B&>().data);
                  PyObject* o = other.ptr();
                  if (!PyAnySet_Check(o)) return not_implemented();
                  if (static_cast<std::size_t>(PySet_GET_SIZE(o)) != b.data.size()) return py::bool_(false);
-                 for (int64_t k : b.data) {
-                     const int r = PySet_Contains(o, int_to_py(k).ptr());
+                 // PySet_Contains may run Python code (__eq__ of the set's elements) that changes
+                 // this set: check after each.
+                 const uint64_t version = b.version;
+                 for (auto it = b.data.cbegin(); it != b.data.cend(); ++it) {
+                     const int r = PySet_Contains(o, int_to_py(*it).ptr());
                      if (r < 0) throw_py_error();
+                     check_unchanged(b, version, cls);
                      if (r == 0) return py::bool_(false);
                  }
                  return py::bool_(true);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "elements.hpp"
+#include "init_guard.hpp"
 
 namespace mh {
 
@@ -28,6 +29,8 @@ struct Box {
 
     CountingScope scope() const noexcept { return CountingScope(counters.get()); }
 };
+template <class C>
+struct init_checked<Box<C>> : std::true_type {};  // see init_guard.hpp
 
 inline PyObject* array_array_type() {
     static PyObject* t = [] {
@@ -95,6 +98,8 @@ struct VecIter {
     VecBox<Elem>* box;
     std::size_t i = 0;
 };
+template <class Elem>
+struct init_checked<VecIter<Elem>> : std::true_type {};
 
 // Numeric buffer fast path: memcpy with the GIL released. Returns false (and
 // touches nothing) when `o` is not an exactly matching C-contiguous buffer and
@@ -225,18 +230,22 @@ py::class_<VecBox<Elem>> bind_vector(py::module_& m, const char* cls, const char
                          if (PyTuple_GET_SIZE(index.ptr()) != 2) {
                              raise(PyExc_TypeError, "FloatMatrix index must be an int or an (i, j) pair");
                          }
-                         const Row& r = b.data[normalize_index(PyTuple_GET_ITEM(index.ptr(), 0), b.data.size(), cls)];
-                         return float_to_py(r[normalize_index(PyTuple_GET_ITEM(index.ptr(), 1), r.size(), cls)]);
+                         // both conversions (which may run Python code) before any element is touched
+                         const Py_ssize_t i = index_value(PyTuple_GET_ITEM(index.ptr(), 0), cls);
+                         const Py_ssize_t j = index_value(PyTuple_GET_ITEM(index.ptr(), 1), cls);
+                         const Row& r = b.data[wrap_index(i, b.data.size(), cls)];
+                         return float_to_py(r[wrap_index(j, r.size(), cls)]);
                      }
                  }
-                 return Elem::to_py(b.data[normalize_index(index.ptr(), b.data.size(), cls)]);
+                 const Py_ssize_t i = index_value(index.ptr(), cls);
+                 return Elem::to_py(b.data[wrap_index(i, b.data.size(), cls)]);
              })
         .def("__setitem__",
              [cls](B& b, py::object index, py::object value) {
-                 const std::size_t i = normalize_index(index.ptr(), b.data.size(), cls);
+                 const Py_ssize_t raw = index_value(index.ptr(), cls);
                  auto s = b.scope();
                  T v = Elem::from_py(value.ptr(), (std::string(cls) + " element").c_str());
-                 if (i >= b.data.size()) raise(PyExc_IndexError, std::string(cls) + " index out of range");
+                 const std::size_t i = wrap_index(raw, b.data.size(), cls);  // the size after both conversions
                  b.data[i] = std::move(v);
              })
         .def("__contains__",
@@ -383,6 +392,16 @@ struct NodeIter {
     typename C::const_iterator it;
     uint64_t version;
 };
+template <class C>
+struct init_checked<NodeIter<C>> : std::true_type {};
+
+// After Python code ran in the middle of a walk over the nodes (a comparison
+// calling a user __eq__), the walk goes on only if the container did not
+// change structurally (which would have invalidated the iterator).
+template <class BoxT>
+void check_unchanged(const BoxT& b, uint64_t version, const char* cls) {
+    if (b.version != version) raise(PyExc_RuntimeError, std::string(cls) + " changed during comparison");
+}
 
 template <class C, class KeyElem>
 void bind_node_iter(py::module_& m, const char* cls) {
@@ -547,20 +566,25 @@ py::class_<Box<C>> bind_map(py::module_& m, const char* cls, const char* doc, st
                  return d;
              })
         .def("__eq__",
-             [](const B& b, py::object other) -> py::object {
+             [cls](const B& b, py::object other) -> py::object {
                  if (py::isinstance<B>(other)) return py::bool_(b.data == other.cast<const B&>().data);
                  PyObject* o = other.ptr();
                  if (!PyDict_Check(o)) return not_implemented();
                  if (static_cast<std::size_t>(PyDict_Size(o)) != b.data.size()) return py::bool_(false);
-                 for (const auto& kv : b.data) {
-                     py::object k = KeyElem::to_py(kv.first);
+                 // The dict lookup and the value comparison may run Python code (__eq__ of the
+                 // dict's keys or values) that changes this map: check after each.
+                 const uint64_t version = b.version;
+                 for (auto it = b.data.cbegin(); it != b.data.cend(); ++it) {
+                     py::object k = KeyElem::to_py(it->first);
+                     const int64_t value = it->second;
                      PyObject* v = PyDict_GetItemWithError(o, k.ptr());  // borrowed
-                     if (v == nullptr) {
-                         if (PyErr_Occurred()) throw_py_error();
-                         return py::bool_(false);
-                     }
+                     if (v == nullptr && PyErr_Occurred()) throw_py_error();
+                     check_unchanged(b, version, cls);
+                     if (v == nullptr) return py::bool_(false);
                      py::object hold = py::reinterpret_borrow<py::object>(v);
-                     if (!ValElem::eq_py(kv.second, v)) return py::bool_(false);
+                     const bool eq = ValElem::eq_py(value, v);
+                     check_unchanged(b, version, cls);
+                     if (!eq) return py::bool_(false);
                  }
                  return py::bool_(true);
              })

@@ -113,14 +113,25 @@ public:
             raise(PyExc_TypeError, std::string(what) + " must be a sequence of " + std::to_string(n) +
                                        " items, not " + type_name(o));
         }
-        seq_ = steal_or_throw(PySequence_Fast(o, what));
-        const Py_ssize_t len = PySequence_Fast_GET_SIZE(seq_.ptr());
+        // A tuple (the very object if it is one, else a copy): converting one item may run
+        // Python code (__index__, __float__) that changes a list given here, and the items
+        // read after it must still exist.
+        Py_ssize_t len = PySequence_Size(o);  // first: no copy of a huge sequence (range(10**9))
+        if (len < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_TypeError)) throw_py_error();
+            PyErr_Clear();  // __getitem__ without __len__: iterate it
+            len = n;
+        }
+        if (len == n) {
+            seq_ = steal_or_throw(PySequence_Tuple(o));
+            len = PyTuple_GET_SIZE(seq_.ptr());
+        }
         if (len != n) {
             raise(PyExc_ValueError,
                   std::string(what) + " has " + std::to_string(len) + " items, " + std::to_string(n) + " required");
         }
     }
-    PyObject* operator[](Py_ssize_t i) const { return PySequence_Fast_GET_ITEM(seq_.ptr(), i); }
+    PyObject* operator[](Py_ssize_t i) const { return PyTuple_GET_ITEM(seq_.ptr(), i); }
 
 private:
     py::object seq_;
@@ -349,10 +360,13 @@ struct RowElem {
     static bool eq_py(const T& v, PyObject* o) {
         if (!PyList_Check(o)) return rich_eq(to_py(v).ptr(), o);
         if (static_cast<std::size_t>(PyList_GET_SIZE(o)) != v.size()) return false;
-        for (std::size_t i = 0; i < v.size(); ++i) {
-            if (static_cast<std::size_t>(PyList_GET_SIZE(o)) != v.size()) return false;
+        // A comparison may run Python code (a float subclass's __eq__) that changes the
+        // matrix and frees this very row: compare against a copy (not counted: std::allocator).
+        const std::vector<double> row(v.begin(), v.end());
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            if (static_cast<std::size_t>(PyList_GET_SIZE(o)) != row.size()) return false;
             py::object item = py::reinterpret_borrow<py::object>(PyList_GET_ITEM(o, static_cast<Py_ssize_t>(i)));
-            if (!FloatElem::eq_py(v[i], item.ptr())) return false;
+            if (!FloatElem::eq_py(row[i], item.ptr())) return false;
         }
         return true;
     }

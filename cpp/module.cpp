@@ -174,8 +174,9 @@ against physical memory before allocating), bad indices -> IndexError,
 missing keys -> KeyError, strided or mistyped buffers in from_buffer ->
 ValueError. Pickle states are compact bytes, validated on load (ValueError).
 
-Known limit (pybind11 3.1, issue #6153): an instance made with cls.__new__(cls)
-and never initialised must not be used; pickle does this only internally.)doc";
+An instance made with cls.__new__(cls) and never initialised raises TypeError
+("cls.__init__ was not called") when used, instead of reading uninitialised
+memory (pybind11 3.1 does not check, issue #6153; see init_guard.hpp).)doc";
     mh::bind_vectors(m);
     mh::bind_maps(m);
     mh::bind_block_set(m);

@@ -190,14 +190,20 @@ inline bool rich_eq(PyObject* a, PyObject* b) {
 }
 
 // Index for vectors: int-like only (TypeError otherwise), negative counts from
-// the end, out of range -> IndexError.
-inline std::size_t normalize_index(PyObject* o, std::size_t n, const char* cls) {
+// the end, out of range -> IndexError. In two steps, because the conversion may
+// run Python code (an __index__ method) that changes the container: convert
+// first (index_value), then check against the size read after it (wrap_index).
+inline Py_ssize_t index_value(PyObject* o, const char* cls) {
     if (PyFloat_Check(o) || !PyIndex_Check(o)) {
         raise(PyExc_TypeError, std::string(cls) + " indices must be integers, not " + type_name(o));
     }
     py::object idx = steal_or_throw(PyNumber_Index(o));
     const Py_ssize_t i = PyNumber_AsSsize_t(idx.ptr(), nullptr);  // clamps on overflow
     if (i == -1 && PyErr_Occurred()) throw_py_error();
+    return i;
+}
+
+inline std::size_t wrap_index(Py_ssize_t i, std::size_t n, const char* cls) {
     const Py_ssize_t sn = static_cast<Py_ssize_t>(n);
     const Py_ssize_t j = i < 0 ? i + sn : i;
     if (j < 0 || j >= sn) raise(PyExc_IndexError, std::string(cls) + " index out of range");

@@ -733,6 +733,7 @@ def measure_all(
         except BaseException:
             for f in futures:
                 f.cancel()
+            measure.stop_children()  # those of the other threads too: the pool waits for them
             raise
     notes.extend(failures)
     if tasks and len(failures) == len(tasks):

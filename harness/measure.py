@@ -24,10 +24,12 @@ import ctypes.util
 import gc
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from typing import Any, Callable, Dict, Iterable, List, Optional
@@ -347,6 +349,59 @@ def _child_cwd() -> str:
     return path
 
 
+# Children alive right now (run_child may run in several threads at once), so that an
+# interrupted caller can stop them all: stop_children().
+_LIVE: "set[subprocess.Popen]" = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def _signal_group(proc: "subprocess.Popen", sig: int) -> None:
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, sig)  # the group outlives its leader while members remain
+        elif sig == signal.SIGINT:
+            proc.terminate()
+        else:
+            proc.kill()
+    except OSError:  # already gone
+        pass
+
+
+def _stop(proc: "subprocess.Popen", grace: float = 2.0, reap: bool = True) -> None:
+    """Stop a child and whatever it started (it leads its own process group): SIGINT first,
+    so that its ``finally`` blocks remove what it made (workspaces, forked copies), then
+    SIGKILL of the whole group after ``grace`` seconds, or at once on a second Ctrl-C.
+    ``reap``: also read its pipes and wait for it (only the thread that owns the child may)."""
+    try:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGINT)
+            if reap:
+                try:
+                    proc.communicate(timeout=grace)  # reads its pipes: a full pipe cannot block it
+                except (subprocess.TimeoutExpired, OSError, ValueError):
+                    pass
+            else:
+                deadline = time.monotonic() + grace
+                while proc.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.02)
+    finally:
+        _signal_group(proc, signal.SIGKILL)  # the group: forked copies outliving the child too
+        if reap:
+            try:
+                proc.communicate()
+            except (OSError, ValueError):
+                proc.wait()
+
+
+def stop_children() -> None:
+    """Stop every child that run_child started and that is still running, those of other
+    threads too (each owning thread then sees its child end, and raises ChildError)."""
+    with _LIVE_LOCK:
+        procs = list(_LIVE)
+    for proc in procs:
+        _stop(proc, grace=1.0, reap=False)
+
+
 def run_child(
     func: str,
     kwargs: Optional[Dict[str, Any]] = None,
@@ -362,7 +417,8 @@ def run_child(
     names another interpreter (its standard library is all the child may use);
     the child runs in an empty folder, so paths in ``kwargs`` must be absolute;
     ``env`` adds environment variables (e.g. PYTHONMALLOC). On Ctrl-C or a
-    timeout the child is killed before the exception propagates.
+    timeout the child is stopped, with every process it started (it runs in a
+    process group of its own), before the exception propagates.
     """
     python = python or sys.executable
     full_env = dict(os.environ)
@@ -385,19 +441,23 @@ def run_child(
             stderr=subprocess.PIPE,
             env=full_env,
             cwd=_child_cwd(),
+            start_new_session=True,  # its own process group: stopped as a whole (see _stop)
         )
     except OSError as exc:
         raise ChildError("cannot start %s: %s" % (python, exc)) from None
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
     try:
         out, err = proc.communicate(request.encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+        _stop(proc, grace=0.0)
         raise ChildError("%s did not finish within %.0f s" % (func, timeout)) from None
     except BaseException:
-        proc.kill()
-        proc.wait()
+        _stop(proc)
         raise
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
     lines = out.decode("utf-8", "replace").strip().splitlines()
     try:
         reply = json.loads(lines[-1])

@@ -165,9 +165,14 @@ def write(files: Dict[str, Dict[str, Any]], dest: str) -> None:
 
 def merge(sources: List[str], dest: str, dry_run: bool = False) -> Dict[str, int]:
     """Merge ``sources`` into ``dest``; returns counts. Raises MergeConflict, writing nothing."""
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise HarnessError("--into %s is not a folder" % dest)
     files, counts = plan(sources, dest)
     if not dry_run:
-        os.makedirs(dest, exist_ok=True)
+        try:
+            os.makedirs(dest, exist_ok=True)
+        except OSError as exc:
+            raise HarnessError("cannot create the folder %s: %s" % (dest, exc.strerror or exc)) from None
         write(files, dest)
     return counts
 

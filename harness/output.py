@@ -141,6 +141,16 @@ def check_writable(path: str) -> None:
         raise HarnessError("cannot write %s: folder %s does not exist" % (path, folder))
     if not os.access(folder, os.W_OK):
         raise HarnessError("cannot write %s: folder %s is not writable" % (path, folder))
+    # os.access says yes to root everywhere, and knows nothing of read-only mounts or /proc:
+    # create (and remove) a file there, as write_atomic will
+    try:
+        fd, probe = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise HarnessError("cannot write %s: %s" % (path, exc.strerror or exc)) from None
+    try:
+        os.close(fd)
+    finally:
+        os.unlink(probe)
 
 
 def write_atomic(path: str, data: Union[str, bytes]) -> None:
@@ -157,11 +167,13 @@ def write_atomic(path: str, data: Union[str, bytes]) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):  # disk full, a folder removed meanwhile...: one line, status 2
+            raise HarnessError("cannot write %s: %s" % (path, exc.strerror or exc)) from None
         raise
 
 

@@ -1,0 +1,116 @@
+"""Ctrl-C during a long run: exit status 130, one line "interrupted", no half-written output,
+no temporary files, and no process left behind (children, and what they forked, included).
+
+Each test starts ``python -m harness ...`` in a session of its own, waits until the measurement
+child processes it wants exist, then sends SIGINT either to the harness process alone (``kill
+-INT pid``) or to its whole process group (what a terminal's Ctrl-C does). Every process the run
+starts inherits a unique environment variable, so survivors are found even once they have been
+re-parented away from the harness.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+psutil = pytest.importorskip("psutil")
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX signals and process groups")
+
+
+def tagged(tag):
+    """Every live process (not a zombie) whose environment carries the tag."""
+    found = []
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if p.environ().get("MEMHARNESS_TEST_TAG") == tag and p.status() not in (psutil.STATUS_ZOMBIE,
+                                                                                      psutil.STATUS_DEAD):
+                found.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def interrupt(tmp_path, args, *, min_descendants, to_group, wait_limit=90.0):
+    """Run the command until it has ``min_descendants`` processes below it, then SIGINT it.
+    Returns (returncode, stderr, the output folder's listing, survivors, descendants seen)."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    tag = uuid.uuid4().hex
+    env = dict(os.environ, MEMHARNESS_TEST_TAG=tag, PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", *args, "--output", str(out_dir / "result.csv"), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+    )
+    try:
+        me = psutil.Process(proc.pid)
+        seen = []
+        deadline = time.monotonic() + wait_limit
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                seen = me.children(recursive=True)
+            except psutil.NoSuchProcess:
+                break
+            if len(seen) >= min_descendants:
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run ended before it could be interrupted: %s" % proc.stderr.read()[-500:]
+        assert len(seen) >= min_descendants, "no measurement child within %.0f s" % wait_limit
+        if to_group:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    survivors = tagged(tag)
+    # SIGKILLed processes take a moment to disappear; a forked copy left running would go on
+    # for seconds (until its measurement ends), so this grace is short on purpose
+    deadline = time.monotonic() + 0.5
+    while survivors and time.monotonic() < deadline:
+        time.sleep(0.05)
+        survivors = tagged(tag)
+    for p in survivors:  # do not leave them to the next test
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    return proc.returncode, err.decode("utf-8", "replace"), sorted(os.listdir(out_dir)), survivors, seen
+
+
+def check(name, result):
+    rc, err, files, survivors, _ = result
+    assert rc == 130, err
+    lines = err.strip().splitlines()
+    assert lines == ["memharness %s: interrupted" % name], err
+    assert files == [], "half-written or temporary files left: %s" % files
+    assert survivors == [], "processes left behind: %s" % [(p.pid, p.cmdline()) for p in survivors]
+
+
+@pytest.mark.parametrize("to_group", [False, True], ids=["kill-pid", "ctrl-c-group"])
+def test_interrupt_containers(tmp_path, to_group):
+    result = interrupt(tmp_path, ["containers", "--sizes", "1e6"], min_descendants=1, to_group=to_group)
+    check("containers", result)
+
+
+def test_interrupt_allocator_stops_the_children_of_every_worker_thread(tmp_path):
+    # two children at once (--jobs 2), each waited for by its own thread: SIGINT reaches only
+    # the main thread, which must stop the other threads' children instead of waiting for them
+    result = interrupt(tmp_path, ["allocator", "--n", "1e6", "--jobs", "2", "--allocators", "pymalloc,malloc"],
+                       min_descendants=2, to_group=False)
+    check("allocator", result)
+
+
+def test_interrupt_pickle_stops_the_forked_copies_too(tmp_path):
+    # the pickle child forks a copy of itself for its RSS measurements: wait for that grandchild
+    pytest.importorskip("numpy")
+    result = interrupt(tmp_path, ["pickle", "--objects", "numpy", "--sizes", "64MB", "--methods", "dumps-p2"],
+                       min_descendants=2, to_group=False)
+    check("pickle", result)

@@ -11,7 +11,7 @@ from harness import pickling
 OBJECTS = list(pickling.OBJECTS)
 METHODS = list(pickling.METHODS)
 MiB = 1 << 20
-SIZES = [1 * MiB, 64 * MiB]
+SIZES = sorted(set(pickling.DEFAULT_SIZES["numpy"]) | set(pickling.DEFAULT_SIZES["*"]))
 
 
 def _skip_reason(obj, size, method):
@@ -50,43 +50,53 @@ class PickleTime:
 
 
 class PickleMemory:
-    """track_ figures of one method on one object, measured in a fresh child process."""
+    """track_ figures of every case of the default plan (what ``memharness pickle`` runs).
+
+    All cases are measured once, in setup_cache, by harness.pickling.measure_all
+    (one fresh child per object and size, a forked process per method); each
+    track_ method reads its figure from that table.
+    """
 
     params = (OBJECTS, SIZES, METHODS)
     param_names = ["object", "size", "method"]
-    timeout = 600
+    timeout = 900
 
-    def setup(self, obj, size, method):
-        why = _skip_reason(obj, size, method)
-        if why:
-            raise NotImplementedError(why)
-        self.row = pickling.measure_one(obj, size, method, repeat=1)
-        if self.row.get("error") or not self.row.get("equal"):
-            raise NotImplementedError(self.row.get("error") or "round trip gave a different object")
+    def setup_cache(self):
+        df = pickling.measure_all(repeat=1)
+        df = df.astype(object).where(df.notna(), None)  # NaN -> None: "no error", "no figure"
+        return {(r["object"], int(r["size"]), r["method"]): r for r in df.to_dict(orient="records")}
 
-    def track_pickled_bytes(self, obj, size, method):
+    def setup(self, rows, obj, size, method):
+        row = rows.get((obj, size, method))
+        if row is None:
+            raise NotImplementedError(_skip_reason(obj, size, method) or "not in the default plan")
+        if row.get("error") or not row.get("equal"):
+            raise NotImplementedError(row.get("error") or "round trip gave a different object")
+        self.row = row
+
+    def track_pickled_bytes(self, rows, obj, size, method):
         return self.row["pickled"]
 
     track_pickled_bytes.unit = "bytes"
 
-    def track_dump_peak(self, obj, size, method):
+    def track_dump_peak(self, rows, obj, size, method):
         """Peak extra memory of the dump: max(tracemalloc peak, RSS high-water above the start)."""
         return self.row["dump_peak"]
 
     track_dump_peak.unit = "bytes"
 
-    def track_load_peak(self, obj, size, method):
+    def track_load_peak(self, rows, obj, size, method):
         return self.row["load_peak"]
 
     track_load_peak.unit = "bytes"
 
-    def track_dump_copies(self, obj, size, method):
+    def track_dump_copies(self, rows, obj, size, method):
         """Dump peak / payload: copies of the data that existed at once besides the original."""
         return self.row["dump_copies"]
 
     track_dump_copies.unit = "ratio"
 
-    def track_load_copies(self, obj, size, method):
+    def track_load_copies(self, rows, obj, size, method):
         return self.row["load_copies"]
 
     track_load_copies.unit = "ratio"

@@ -12,6 +12,9 @@ from harness.aliasing import backends, conformance, throughput
 from harness.errors import BackendMissing
 
 SIZES = [4_000, 1_000_000, 64_000_000]
+# Operations x backends x borrow at 64 MB took ~8 minutes per environment: stop at 16 MB there
+# (memharness aliasing measures 64 MB, and --large up to 512 MB).
+OPERATION_SIZES = [4_000, 1_000_000, 16_000_000]
 OPERATIONS = ["shared", "get_value", "set_value", "call", "update_pattern"]
 _LOADED = {}
 
@@ -31,7 +34,7 @@ def _backend(name):
 class Operations:
     """Each operation on the CPU, borrow=False (copy) vs borrow=True."""
 
-    params = [list(backends.CPU_BACKENDS), OPERATIONS, [False, True], SIZES]
+    params = [list(backends.CPU_BACKENDS), OPERATIONS, [False, True], OPERATION_SIZES]
     param_names = ["backend", "operation", "borrow", "size"]
     timeout = 300
 

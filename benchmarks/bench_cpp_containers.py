@@ -59,6 +59,7 @@ class Construct:
         _require()
         self.cls = getattr(cpp, kind)
         self.data = _DATA[kind](n)
+        self.obj = self.cls(self.data)  # for time_to_python
 
     def time_construct(self, kind, n):
         self.cls(self.data)
@@ -66,11 +67,6 @@ class Construct:
     def time_to_python(self, kind, n):
         self.obj.to_python()
 
-    def setup_to_python(self, kind, n):
-        self.setup(kind, n)
-        self.obj = self.cls(self.data)
-
-    time_to_python.setup = setup_to_python
 
 
 class BytesPerElement:

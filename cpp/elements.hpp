@@ -144,6 +144,35 @@ inline bool conversion_failed(py::error_already_set& e) {
 }
 
 // ---------------------------------------------------------------------------
+// lookup() of elements whose C++ value owns heap memory (records, matrix rows):
+// the probe is converted into a temporary on the scratch counters, so a lookup
+// never shows in a container's footprint, and freed there too. Returns false
+// when o is not convertible to an element (then it cannot be in the container).
+template <class Elem, class F>
+bool scratch_lookup(PyObject* o, const char* what, F&& f) {
+    using T = typename Elem::T;
+    std::optional<T> r;
+    {
+        CountingScope s(scratch_counters());
+        try {
+            r.emplace(Elem::from_py(o, what));
+        } catch (py::error_already_set& e) {
+            if (!conversion_failed(e)) throw;
+            return false;
+        }
+    }
+    struct Free {
+        std::optional<T>& r;
+        ~Free() {
+            CountingScope s(scratch_counters());
+            r.reset();
+        }
+    } fr{r};
+    f(static_cast<const T&>(*r));
+    return true;
+}
+
+// ---------------------------------------------------------------------------
 
 struct IntElem {
     using T = int64_t;
@@ -295,25 +324,7 @@ struct RecordElem {
     static bool eq_py(const T& v, PyObject* o) { return rich_eq(to_py(v).ptr(), o); }
     template <class F>
     static bool lookup(PyObject* o, F&& f) {
-        std::optional<T> r;
-        {
-            CountingScope s(scratch_counters());
-            try {
-                r.emplace(from_py(o, "record"));
-            } catch (py::error_already_set& e) {
-                if (!conversion_failed(e)) throw;
-                return false;
-            }
-        }
-        struct Free {
-            std::optional<T>& r;
-            ~Free() {
-                CountingScope s(scratch_counters());
-                r.reset();
-            }
-        } fr{r};
-        f(static_cast<const T&>(*r));
-        return true;
+        return scratch_lookup<RecordElem>(o, "record", std::forward<F>(f));
     }
     static std::size_t state_size(const T& v) { return 24 + str_state_size(v.name.size()); }
     static void write(StateWriter& w, const T& v) {
@@ -372,25 +383,7 @@ struct RowElem {
     }
     template <class F>
     static bool lookup(PyObject* o, F&& f) {
-        std::optional<T> r;
-        {
-            CountingScope s(scratch_counters());
-            try {
-                r.emplace(from_py(o, "row"));
-            } catch (py::error_already_set& e) {
-                if (!conversion_failed(e)) throw;
-                return false;
-            }
-        }
-        struct Free {
-            std::optional<T>& r;
-            ~Free() {
-                CountingScope s(scratch_counters());
-                r.reset();
-            }
-        } fr{r};
-        f(static_cast<const T&>(*r));
-        return true;
+        return scratch_lookup<RowElem>(o, "row", std::forward<F>(f));
     }
     static std::size_t state_size(const T& v) { return varint_size(v.size()) + 8 * v.size(); }
     static void write(StateWriter& w, const T& v) {

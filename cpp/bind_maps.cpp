@@ -120,15 +120,12 @@ void bind_set(py::module_& m) {
                  if (!PyAnySet_Check(o)) return not_implemented();
                  if (static_cast<std::size_t>(PySet_GET_SIZE(o)) != b.data.size()) return py::bool_(false);
                  // PySet_Contains may run Python code (__eq__ of the set's elements) that changes
-                 // this set: check after each.
-                 const uint64_t version = b.version;
-                 for (auto it = b.data.cbegin(); it != b.data.cend(); ++it) {
-                     const int r = PySet_Contains(o, int_to_py(*it).ptr());
+                 // this set: eq_each checks after each element.
+                 return eq_each(b, cls, [o](int64_t k) {
+                     const int r = PySet_Contains(o, int_to_py(k).ptr());
                      if (r < 0) throw_py_error();
-                     check_unchanged(b, version, cls);
-                     if (r == 0) return py::bool_(false);
-                 }
-                 return py::bool_(true);
+                     return r == 1;
+                 });
              })
         .def("__repr__", [](const B& b) { return short_repr<IntElem>("IntHashSet", b.data); })
         .def("footprint", [](const B& b) { return footprint_of(b, sizeof(std::unordered_set<int64_t>)); })

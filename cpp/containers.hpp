@@ -108,17 +108,7 @@ template <class Elem, class Vec>
 bool fill_from_buffer(Vec& data, PyObject* o, bool strict, const char* where) {
     using T = typename Elem::T;
     BufferView bv;
-    if (strict) {
-        get_strict_buffer(bv, o, Elem::buffer_kind, 1, where);
-    } else {
-        if (!PyObject_CheckBuffer(o) || PyBytes_Check(o) || PyByteArray_Check(o)) return false;
-        if (!bv.get(o)) {
-            PyErr_Clear();
-            return false;
-        }
-        const Py_buffer& v = bv.view();
-        if (!format_matches(v, Elem::buffer_kind) || v.ndim != 1 || !PyBuffer_IsContiguous(&v, 'C')) return false;
-    }
+    if (!get_exact_buffer(bv, o, Elem::buffer_kind, 1, strict, where)) return false;
     const Py_buffer& v = bv.view();
     const std::size_t n = static_cast<std::size_t>(v.len) / sizeof(T);
     const char* src = static_cast<const char*>(v.buf);
@@ -139,17 +129,7 @@ bool fill_from_buffer(Vec& data, PyObject* o, bool strict, const char* where) {
 // FloatMatrix: a 2-D C-contiguous float64 buffer, one memcpy per row, GIL released.
 inline bool fill_matrix_from_buffer(Matrix& data, PyObject* o, bool strict, const char* where) {
     BufferView bv;
-    if (strict) {
-        get_strict_buffer(bv, o, 'f', 2, where);
-    } else {
-        if (!PyObject_CheckBuffer(o) || PyBytes_Check(o) || PyByteArray_Check(o)) return false;
-        if (!bv.get(o)) {
-            PyErr_Clear();
-            return false;
-        }
-        const Py_buffer& v = bv.view();
-        if (!format_matches(v, 'f') || v.ndim != 2 || !PyBuffer_IsContiguous(&v, 'C')) return false;
-    }
+    if (!get_exact_buffer(bv, o, 'f', 2, strict, where)) return false;
     const Py_buffer& v = bv.view();
     const std::size_t rows = static_cast<std::size_t>(v.shape[0]), cols = static_cast<std::size_t>(v.shape[1]);
     check_capacity(where, rows, sizeof(Row), data.max_size());
@@ -403,6 +383,22 @@ void check_unchanged(const BoxT& b, uint64_t version, const char* cls) {
     if (b.version != version) raise(PyExc_RuntimeError, std::string(cls) + " changed during comparison");
 }
 
+// Equality with a Python set or dict of the same size, one element of the C++
+// container at a time: `match(element)` says whether the Python side holds it
+// (raising on a Python error). It may run Python code (a user __eq__ or
+// __hash__) that changes the container, so the walk checks after each call
+// and goes on only over an unchanged container.
+template <class BoxT, class Match>
+py::object eq_each(const BoxT& b, const char* cls, Match match) {
+    const uint64_t version = b.version;
+    for (auto it = b.data.cbegin(); it != b.data.cend(); ++it) {
+        const bool same = match(*it);
+        check_unchanged(b, version, cls);
+        if (!same) return py::bool_(false);
+    }
+    return py::bool_(true);
+}
+
 template <class C, class KeyElem>
 void bind_node_iter(py::module_& m, const char* cls) {
     const std::string it_name = std::string("_") + cls + "Iterator";
@@ -571,22 +567,19 @@ py::class_<Box<C>> bind_map(py::module_& m, const char* cls, const char* doc, st
                  PyObject* o = other.ptr();
                  if (!PyDict_Check(o)) return not_implemented();
                  if (static_cast<std::size_t>(PyDict_Size(o)) != b.data.size()) return py::bool_(false);
-                 // The dict lookup and the value comparison may run Python code (__eq__ of the
-                 // dict's keys or values) that changes this map: check after each.
-                 const uint64_t version = b.version;
-                 for (auto it = b.data.cbegin(); it != b.data.cend(); ++it) {
-                     py::object k = KeyElem::to_py(it->first);
-                     const int64_t value = it->second;
+                 // The lookup and the value comparison may change the map (eq_each checks after
+                 // each pair) and free this node: copy out what is used after the lookup first.
+                 return eq_each(b, cls, [o](const typename C::value_type& kv) {
+                     const int64_t value = kv.second;
+                     py::object k = KeyElem::to_py(kv.first);
                      PyObject* v = PyDict_GetItemWithError(o, k.ptr());  // borrowed
-                     if (v == nullptr && PyErr_Occurred()) throw_py_error();
-                     check_unchanged(b, version, cls);
-                     if (v == nullptr) return py::bool_(false);
+                     if (v == nullptr) {
+                         if (PyErr_Occurred()) throw_py_error();
+                         return false;
+                     }
                      py::object hold = py::reinterpret_borrow<py::object>(v);
-                     const bool eq = ValElem::eq_py(value, v);
-                     check_unchanged(b, version, cls);
-                     if (!eq) return py::bool_(false);
-                 }
-                 return py::bool_(true);
+                     return ValElem::eq_py(value, v);
+                 });
              })
         .def("__repr__",
              [cls](const B& b) {

@@ -288,6 +288,24 @@ inline void get_strict_buffer(BufferView& bv, PyObject* o, char kind, int ndim, 
     }
 }
 
+// The buffer of `o` for a constructor's fast path: strict (from_buffer), as
+// get_strict_buffer; otherwise true only when `o` is exactly such a buffer,
+// and false, with no error set, for anything else (which then takes the slow
+// path). Bytes-like objects never take the fast path: they are not numbers.
+inline bool get_exact_buffer(BufferView& bv, PyObject* o, char kind, int ndim, bool strict, const char* where) {
+    if (strict) {
+        get_strict_buffer(bv, o, kind, ndim, where);
+        return true;
+    }
+    if (!PyObject_CheckBuffer(o) || PyBytes_Check(o) || PyByteArray_Check(o)) return false;
+    if (!bv.get(o)) {
+        PyErr_Clear();
+        return false;
+    }
+    const Py_buffer& v = bv.view();
+    return format_matches(v, kind) && v.ndim == ndim && PyBuffer_IsContiguous(&v, 'C');
+}
+
 // ---------------------------------------------------------------------------
 // Footprint.
 

@@ -662,7 +662,8 @@ def measure_all(
     """Run every workload under every interpreter; each in a fresh child, ``jobs`` at a time.
 
     Returns {"steps": DataFrame (one row per step), "geometry": DataFrame (one
-    row per interpreter), "notes": [str]}.
+    row per interpreter), "geometry_raw": [dict], "notes": [str], "options": the
+    allocators, sizes, n and seed measured}.
     """
     import pandas as pd
     from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -753,7 +754,8 @@ def measure_all(
     if len(geo):
         geo["_o"] = geo["python"].map(order)
         geo = geo.sort_values("_o").drop(columns="_o").reset_index(drop=True)
-    return {"steps": steps, "geometry": geo, "notes": notes, "geometry_raw": geo_rows}
+    return {"steps": steps, "geometry": geo, "notes": notes, "geometry_raw": geo_rows,
+            "options": {"allocators": list(allocators), "sizes": list(sizes), "n": n, "seed": seed}}
 
 
 _SHORT = {"allocated": "alloc", "freed": "freed", "trimmed": "trim", "refill_same": "same", "refill_other": "other"}
@@ -950,26 +952,16 @@ def _objects_list(text: str) -> List[Any]:
     return out
 
 
-def run_topic(
-    pythons: Optional[Sequence[str]] = None,
-    *,
-    allocators: Sequence[str] = ALLOCATORS,
-    sizes: Sequence[Any] = (DEFAULT_SIZE, MIXED),
-    patterns: Sequence[str] = PATTERNS,
-    n: int = DEFAULT_N,
-    seed: int = 0,
-    jobs: Optional[int] = None,
-    include_steps: bool = False,
-    progress: Any = None,
-) -> Any:
-    """measure_all, then the tables and verdicts of ``memharness allocator``: a TopicResult."""
+def run_topic(pythons: Optional[Sequence[str]] = None, *, include_steps: bool = False, **options: Any) -> Any:
+    """measure_all(pythons, **options), then the tables and verdicts of ``memharness allocator``: a TopicResult."""
     import pandas as pd
 
     from harness.output import TopicResult
 
-    res = measure_all(pythons, allocators=allocators, sizes=sizes, patterns=patterns, n=n, seed=seed,
-                      jobs=jobs, progress=progress)
+    res = measure_all(pythons, **options)
     steps, geo = res["steps"], res["geometry"]
+    allocators, sizes = res["options"]["allocators"], res["options"]["sizes"]
+    n, seed = res["options"]["n"], res["options"]["seed"]
     table = retention_table(steps) if len(steps) else pd.DataFrame()
     single = [s for s in sizes if s != MIXED]
     judged_objects = objects_label(single[0]) if single else objects_label(MIXED)

@@ -62,17 +62,24 @@ def build_cache(data: List[float]) -> Dict[float, int]:
     return {x: i for i, x in enumerate(data)}
 
 
-class CachedModel:
+class _DataAndCache:
+    """Equality of the cached models: same class, same data, same cache (a round trip must rebuild it)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is type(self) and self.data == other.data  # type: ignore[attr-defined]
+                and self.cache == other.cache)  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class CachedModel(_DataAndCache):
     """Data plus a large derived cache; pickled the default way (both go in)."""
 
     def __init__(self, data: List[float]) -> None:
         self.data = data
         self.cache = build_cache(data)
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.data == other.data and self.cache == other.cache  # type: ignore[attr-defined]
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class CachedModelGetstate(CachedModel):
@@ -86,7 +93,7 @@ class CachedModelGetstate(CachedModel):
         self.cache = build_cache(self.data)
 
 
-class CachedModelSlots:
+class CachedModelSlots(_DataAndCache):
     """The same data and cache in ``__slots__`` (no instance ``__dict__``), pickled the default way."""
 
     __slots__ = ("data", "cache")
@@ -94,11 +101,6 @@ class CachedModelSlots:
     def __init__(self, data: List[float]) -> None:
         self.data = data
         self.cache = build_cache(data)
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.data == other.data and self.cache == other.cache  # type: ignore[attr-defined]
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ to the test's tmp_path and are copied to artifacts/site/ (git-ignored) for a per
 
 asv 0.6 loads jQuery, flot, bootstrap, stupidtable and md5 from CDNs. Where those hosts cannot be
 reached (an offline machine), the test serves local copies instead, from $MEMHARNESS_ASV_VENDOR or
-artifacts/asv-vendor/ (the ``asv/www/vendor`` folder of the asv 0.5.1 sdist: see docs/asv.md), and
+artifacts/asv-vendor/ (the ``asv/www/vendor`` folder of the asv 0.5.1 sdist: see the README, "The site"), and
 blocks every other host. Skips, with the reason: no Chromium, no asv, no results in results/, a topic
 without results, offline without the local copies.
 """

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import array
 import gc
+import os
 import sys
 from collections import namedtuple
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from harness import measure
 from harness.errors import HarnessError
@@ -229,9 +230,10 @@ def build_cpp(workload: Workload, n: int, source: Any = None) -> Any:
     return cls(source)
 
 
-def guard(workload: Workload, n: int) -> None:
-    """Refuse, before building anything, a size that would not fit in free memory."""
-    measure.check_fits(3 * workload.estimate_per_element * n, "%s at n=%d" % (workload.name, n))
+def guard(workload: Workload, n: int, jobs: int = 1) -> None:
+    """Refuse, before building anything, a size that would not fit in free memory (``jobs`` at once)."""
+    what = "%s at n=%d" % (workload.name, n) + (", %d at once" % jobs if jobs > 1 else "")
+    measure.check_fits(jobs * 3 * workload.estimate_per_element * n, what)
 
 
 # --------------------------------------------------------------------------
@@ -318,26 +320,46 @@ def ratio_verdict(ratio: float) -> str:
     return "within 3-6x"
 
 
-def measure_all(workloads: Sequence[str], sizes: Sequence[int], progress: Any = None) -> "Any":
-    """Rows of ``compare`` for every workload and size, as a pandas DataFrame."""
-    import pandas as pd
+def measure_all(workloads: Sequence[str], sizes: Sequence[int], progress: Any = None,
+                jobs: Optional[int] = None) -> "Any":
+    """Rows of ``compare`` for every workload and size, as a pandas DataFrame, in that order.
 
+    ``jobs`` steps at a time (default: 2 or fewer, one per core): every figure is a byte count
+    taken inside its own fresh process, so steps that run side by side do not change each other's.
+    """
+    import pandas as pd
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = max(1, jobs or min(2, os.cpu_count() or 1))
     for name in workloads:
         get_workload(name)
     for n in sizes:
         for name in workloads:
-            guard(WORKLOADS[name], n)
-    rows = []
+            guard(WORKLOADS[name], n, jobs)
     skipped = []
+    tasks = []
     for name in workloads:
         reason = WORKLOADS[name].available()
         if reason:
             skipped.append("%s skipped: %s" % (name, reason))
             continue
-        for n in sizes:
-            if progress:
-                progress.step("%s n=%d" % (name, n))
-            rows.append(compare(name, n))
+        tasks.extend((name, n) for n in sizes)
+
+    def one(task: Tuple[str, int]) -> Dict[str, Any]:
+        row = compare(*task)
+        if progress:
+            progress.step("%s n=%d" % task)
+        return row
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(one, t) for t in tasks]
+        try:
+            rows = [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            measure.stop_children()  # those of the other threads too: the pool waits for them
+            raise
     df = pd.DataFrame(rows)
     df.attrs["skipped"] = skipped
     return df
@@ -428,6 +450,8 @@ def add_arguments(parser: Any) -> None:
                         default=list(WORKLOADS), help="workloads, comma-separated, or 'all' (default: all): "
                         + ", ".join(WORKLOADS))
     parser.add_argument("--full", action="store_true", help="also the large sizes (1e6, 1e7)")
+    parser.add_argument("--jobs", "-j", type=argtypes.count, default=None,
+                        help="steps measured at once, each in its own processes (default: 2 or fewer)")
 
 
 def run(args: Any) -> Any:
@@ -437,7 +461,7 @@ def run(args: Any) -> Any:
     sizes = args.sizes or (FULL_SIZES if args.full else DEFAULT_SIZES)
     runnable = [w for w in args.workloads if not WORKLOADS[w].available()]
     with Progress(len(runnable) * len(sizes), "containers", enabled=not args.quiet) as progress:
-        df = measure_all(args.workloads, sizes, progress)
+        df = measure_all(args.workloads, sizes, progress, jobs=getattr(args, "jobs", None))
     notes = list(df.attrs.get("skipped", []))
     notes.append("reference workloads (array_q, numpy_int64) are shown for comparison and left out of the verdict")
     notes.append("per-element figures; payload = the information itself; ratios = Python / C++")

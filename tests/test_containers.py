@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from harness import containers, cpp
+from harness import containers, cpp, measure
 from harness.errors import MemoryGuardError
 
 pytestmark = pytest.mark.skipif(cpp.available() is not None, reason=str(cpp.available()))
@@ -79,6 +79,23 @@ def test_judge_uses_the_largest_size_of_each_workload():
 def test_guard_refuses_sizes_that_do_not_fit():
     with pytest.raises(MemoryGuardError, match="list_int at n="):
         containers.measure_all(["list_int"], [10**12])
+
+
+def test_steps_side_by_side_give_the_figures_of_steps_one_by_one():
+    exact = ["workload", "n", "py_req", "py_alloc", "cpp_req", "cpp_alloc", "ratio_alloc"]
+    one = containers.measure_all(["list_int", "dict_str_int", "set_int"], [1000, 3000], jobs=1)
+    two = containers.measure_all(["list_int", "dict_str_int", "set_int"], [1000, 3000], jobs=2)
+    assert list(zip(two["workload"], two["n"])) == [(w, n) for w in ("list_int", "dict_str_int", "set_int")
+                                                    for n in (1000, 3000)]
+    assert one[exact].equals(two[exact])
+
+
+def test_guard_counts_the_steps_that_run_at_once():
+    n = 10**6
+    need = 3 * containers.WORKLOADS["list_int"].estimate_per_element * n
+    jobs = int(measure.available_memory() // need) + 1  # one more than fits
+    with pytest.raises(MemoryGuardError, match="%d at once" % jobs):
+        containers.measure_all(["list_int"], [n], jobs=jobs)
 
 
 def test_plot_is_written(tmp_path):

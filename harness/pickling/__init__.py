@@ -53,9 +53,11 @@ DESCRIPTION = HELP + """
 Objects (--objects, default: all that can be built here):
 """ + "\n".join("  %-18s %s" % (s.name, s.description) for s in OBJECTS.values()) + """
 
-Methods (--methods; default: every dumps-pN, dump-p%d and dump-p%d for all objects;
-oob-p5, npzip and pkl_utils for objects holding arrays; numpy.save for arrays):
-""" % (DEFAULT, HIGHEST) + "\n".join("  %-18s %s" % (m.name, m.description) for m in METHODS.values()) + """
+Methods (--methods; default: dump-p%d and dump-p%d for all objects, every dumps-pN for
+the Python objects, numpy and the cached classes, dumps-p%d and dumps-p%d for the C++
+containers and PyTensor/Theano objects; oob-p5, npzip and pkl_utils for objects holding
+arrays; numpy.save for arrays):
+""" % (DEFAULT, HIGHEST, DEFAULT, HIGHEST) + "\n".join("  %-18s %s" % (m.name, m.description) for m in METHODS.values()) + """
 
 Each object is built in a fresh child process and each method measured there:
   pickled        serialised bytes (in-band + out-of-band; file size for files)
@@ -81,9 +83,16 @@ it takes no input file.
 # Planning
 
 
+# Families whose default run compares every protocol (the objects the protocol claims are about);
+# the others (C++ containers, whose state is one bytes object, and PyTensor/Theano shared variables
+# and functions) get the default and the highest protocol unless --full.
+PROTOCOL_FAMILIES = ("python", "numpy", "class")
+
+
 def default_methods(spec: ObjectSpec, full: bool = False) -> List[str]:
     """The methods a run measures on ``spec`` unless --methods says otherwise."""
-    names = ["dumps-p%d" % p for p in PROTOCOLS]
+    every = full or spec.family in PROTOCOL_FAMILIES
+    names = ["dumps-p%d" % p for p in (PROTOCOLS if every else sorted({DEFAULT, HIGHEST}))]
     if full:
         names += ["dump-p%d" % p for p in PROTOCOLS]
     else:

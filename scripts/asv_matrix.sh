@@ -13,7 +13,7 @@
 #                    containers and C++ containers, the allocator, aliasing conformance/call rate/
 #                    reference and throughput at 1e6 elements, pickle bytes/peak/dump time of list-int and
 #                    numpy at 1 MiB with protocols 4, 5 and out-of-band. Not: time_ suites of
-#                    containers, 64 MiB pickles and 64e6-element copies (see docs/asv.md for the cost)
+#                    containers, 64 MiB pickles and 64e6-element copies (the README, "Running the matrix", gives the cost)
 #   --machine NAME   asv machine name; created with `asv machine --yes` when it is not configured yet.
 #                    Default: $ASV_MACHINE, else the only machine in ~/.asv-machine.json, else `hostname -s`
 #   --no-publish     skip `asv publish`

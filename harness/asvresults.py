@@ -5,6 +5,7 @@ naming the file, never a traceback.
 """
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import os
@@ -73,8 +74,22 @@ def expand(data: Dict[str, Any], path: str = "") -> List[Dict[str, Any]]:
             raise HarnessError("%s: benchmark %s has %d results for %d parameter combinations"
                                % (path, bench, len(values), len(combos)))
         for combo, value in zip(combos, values):
-            rows.append({"benchmark": bench, "params": ", ".join(combo), "value": value})
+            rows.append({"benchmark": bench, "params": ", ".join(combo), "value": value,
+                         "args": tuple(_literal(c) for c in combo)})
     return rows
+
+
+def _literal(text: Any) -> Any:
+    """A parameter as asv stores it (its repr) back as a value: literals only, else the text."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+
+
+def version_key(version: str) -> Tuple[Any, ...]:
+    """'3.10' after '3.9': numeric parts compare as numbers."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in str(version).split("."))
 
 
 def load(results_dir: str) -> Optional[Any]:
@@ -109,5 +124,109 @@ def per_version(df: Any, prefix: str = "track_") -> Any:
         return d
     d = d.sort_values("date").groupby(["benchmark", "params", "python"], as_index=False).last()
     table = d.pivot_table(index=["benchmark", "params"], columns="python", values="value", aggfunc="last")
+    table = table[sorted(table.columns, key=version_key)]
     table.columns = ["Python %s" % c for c in table.columns]
     return table.reset_index()
+
+
+# --------------------------------------------------------------------------
+# The claims whose figures the asv suites track, judged per Python version
+
+
+def _latest(df: Any, benchmark: str) -> Any:
+    """Rows of ``benchmark`` with a value: the newest commit's per parameter set and Python version."""
+    d = df[(df["benchmark"] == benchmark) & df["value"].notna()]
+    if d.empty:
+        return d
+    return d.sort_values("date").groupby(["params", "python"], as_index=False).last()
+
+
+def _verdict(ok: int, total: int) -> str:
+    return "confirmed" if ok == total else ("refuted" if ok == 0 else "partly")
+
+
+def _kib(n: float) -> str:
+    return "%g MiB" % (n / 2**20) if n >= 2**20 else "%g KiB" % (n / 1024)
+
+
+def _claim_ratio(df: Any) -> Tuple[str, str, str, Dict[str, str]]:
+    from harness.containers import CLAIM_HIGH, CLAIM_LOW, WORKLOADS
+
+    out: Dict[str, str] = {}
+    d = _latest(df, "bench_containers.BytesPerElement.track_ratio_allocated")
+    for py, g in (d.groupby("python") if len(d) else []):
+        largest: Dict[str, Tuple[int, float]] = {}
+        for args, value in zip(g["args"], g["value"]):
+            if len(args) != 2 or args[0] not in WORKLOADS or WORKLOADS[args[0]].reference:
+                continue
+            if args[0] not in largest or args[1] > largest[args[0]][0]:
+                largest[args[0]] = (args[1], float(value))
+        if largest:
+            ratios = [r for _, r in largest.values()]
+            ok = sum(CLAIM_LOW <= r <= CLAIM_HIGH for r in ratios)
+            out[py] = "%s: %.1f-%.1fx, %d of %d workloads within" % (
+                _verdict(ok, len(ratios)), min(ratios), max(ratios), ok, len(ratios))
+    return ("containers", "Python structures use 3-6x more memory than the equivalent C++ structures",
+            "Python/C++ allocated bytes at each workload's largest n", out)
+
+
+def _claim_geometry(df: Any, what: str, expected: int) -> Tuple[str, str, str, Dict[str, str]]:
+    d = _latest(df, "bench_allocator.Geometry.track_%s_size" % what)
+    out = {py: "%s: %s" % ("confirmed" if int(v) == expected else "refuted", _kib(float(v)))
+           for py, v in zip(d["python"], d["value"])} if len(d) else {}
+    claim = ("pymalloc arenas are 256 KB" if what == "arena" else "arenas are divided into 4 KB pools")
+    return "allocator", claim, "%s size (sys._debugmallocstats)" % what, out
+
+
+def _claim_highest_smallest(df: Any) -> Tuple[str, str, str, Dict[str, str]]:
+    out: Dict[str, str] = {}
+    d = _latest(df, "bench_pickle.PickleMemory.track_pickled_bytes")
+    for py, g in (d.groupby("python") if len(d) else []):
+        cases: Dict[Tuple[Any, Any], Dict[int, float]] = {}
+        for args, value in zip(g["args"], g["value"]):
+            if len(args) == 3 and isinstance(args[2], str) and args[2].startswith("dumps-p"):
+                cases.setdefault((args[0], args[1]), {})[int(args[2][7:])] = float(value)
+        cases = {k: v for k, v in cases.items() if len(v) >= 2}
+        if cases:
+            ok = sum(v[max(v)] <= 1.01 * min(v.values()) for v in cases.values())
+            protocols = sorted({p for v in cases.values() for p in v})
+            out[py] = "%s: p%d smallest for %d of %d objects (of p%s)" % (
+                _verdict(ok, len(cases)), protocols[-1], ok, len(cases), ", p".join(map(str, protocols)))
+    return ("pickle", "Use protocol=pickle.HIGHEST_PROTOCOL: it is the smallest (the size half of the claim)",
+            "pickled bytes of dumps at each protocol measured", out)
+
+
+def _claim_oob(df: Any) -> Tuple[str, str, str, Dict[str, str]]:
+    out: Dict[str, str] = {}
+    d = _latest(df, "bench_pickle.PickleMemory.track_dump_peak")
+    for py, g in (d.groupby("python") if len(d) else []):
+        copies = [(args[1], float(v) / args[1]) for args, v in zip(g["args"], g["value"])
+                  if len(args) == 3 and args[0] == "numpy" and args[2] == "oob-p5" and isinstance(args[1], int)]
+        if copies:
+            ok = sum(c < 0.05 for _, c in copies)
+            out[py] = "%s: %s" % (_verdict(ok, len(copies)), ", ".join(
+                "%.3f copies at %s" % (c, _kib(size)) for size, c in sorted(copies)))
+    return ("pickle", "Protocol 5 out-of-band buffers pickle arrays with zero copies",
+            "dump peak / payload of a numpy array, oob-p5", out)
+
+
+def claims_by_version(df: Any) -> Any:
+    """One row per claim that asv tracks: its verdict and figure per Python version (newest commit).
+
+    Columns: topic, claim, figure, then "Python X.Y" for every version with results, in version
+    order ("" where a version has no figure of that claim); None when no claim has data.
+    """
+    import pandas as pd
+
+    rows = []
+    for topic, claim, figure, cells in (_claim_ratio(df), _claim_geometry(df, "arena", 256 * 1024),
+                                        _claim_geometry(df, "pool", 4096), _claim_highest_smallest(df),
+                                        _claim_oob(df)):
+        if cells:
+            row = {"topic": topic, "claim": claim, "figure": figure}
+            row.update({"Python %s" % py: text for py, text in cells.items()})
+            rows.append(row)
+    if not rows:
+        return None
+    versions = ["Python %s" % v for v in sorted(set(df["python"].astype(str)), key=version_key)]
+    return pd.DataFrame(rows).reindex(columns=["topic", "claim", "figure"] + versions).astype(object).fillna("")

@@ -2,8 +2,9 @@
 
 Runs each topic with its default (quick) sizes, or ``--full``; collects the
 tables, the plots (PNG, embedded in the HTML) and every verdict into a
-"claims" section. Where asv results for other Python versions exist in
-``results/``, their figures are shown per version beside this run's.
+"claims" section. Where asv results exist in ``results/``, the claims that the
+asv suites track are judged again on every Python version measured there (the
+newest commit of each), and every tracked figure is tabled per version.
 """
 from __future__ import annotations
 
@@ -102,8 +103,9 @@ def run_topics(names: List[str], full: bool, quiet: bool, plots: bool) -> List[D
 # asv results from other versions
 
 
-def versions_table(results_dir: str) -> Optional[Any]:
-    """Latest asv figures per Python version, one row per track_ benchmark and parameter set."""
+def versions_table(results_dir: str) -> Optional[Dict[str, Any]]:
+    """asv results per Python version, newest commit of each: {"claims": the claims asv tracks,
+    judged per version (or None), "figures": every track_ benchmark and parameter set}."""
     from harness import asvresults
 
     if not os.path.isdir(results_dir):
@@ -111,7 +113,11 @@ def versions_table(results_dir: str) -> Optional[Any]:
     df = asvresults.load(results_dir)
     if df is None or df.empty:
         return None
-    return asvresults.per_version(df)
+    return {"claims": asvresults.claims_by_version(df), "figures": asvresults.per_version(df)}
+
+
+VERSIONS_INTRO = ("From the asv results in results/ (every machine; the newest commit measured for each "
+                  "Python version), not from this run.")
 
 
 # --------------------------------------------------------------------------
@@ -137,6 +143,9 @@ def to_markdown(entries: List[Dict[str, Any]], versions: Optional[Any], meta: Di
     for e in entries:
         for v in (e["result"].verdicts if e["result"] else []):
             lines.append("| %s | %s | **%s** | %s |" % (e["topic"], v.claim, v.verdict, v.evidence.replace("|", "\\|")))
+    if versions is not None and versions["claims"] is not None:
+        lines += ["", "The claims that asv tracks, judged on every Python version measured: see "
+                  "[Claims by Python version](#claims-by-python-version)."]
     for e in entries:
         lines += ["", "## %s" % e["topic"], ""]
         if e["error"]:
@@ -150,7 +159,10 @@ def to_markdown(entries: List[Dict[str, Any]], versions: Optional[Any], meta: Di
         lines.append("")
         lines.append("(%.1f s)" % e["seconds"])
     if versions is not None:
-        lines += ["", "## Across versions (asv results)", "", markdown_table(versions)]
+        lines += ["", "## Across versions (asv results)", "", VERSIONS_INTRO, ""]
+        if versions["claims"] is not None:
+            lines += ["### Claims by Python version", "", markdown_table(versions["claims"]), ""]
+        lines += ["### Every tracked figure", "", markdown_table(versions["figures"])]
     return "\n".join(lines) + "\n"
 
 
@@ -181,6 +193,9 @@ def to_html(entries: List[Dict[str, Any]], versions: Optional[Any], meta: Dict[s
                          "<td style='text-align:left'>%s</td></tr>" % (
                              esc(e["topic"]), esc(v.claim), esc(v.verdict), esc(v.verdict), esc(v.evidence)))
     parts.append("</table>")
+    if versions is not None and versions["claims"] is not None:
+        parts.append("<p>The claims that asv tracks, judged on every Python version measured: see "
+                     "<a href='#claims-by-version'>Claims by Python version</a>.</p>")
     for e in entries:
         parts.append("<h2 id='%s'>%s</h2>" % (esc(e["topic"]), esc(e["topic"])))
         if e["error"]:
@@ -198,8 +213,20 @@ def to_html(entries: List[Dict[str, Any]], versions: Optional[Any], meta: Dict[s
             parts.append("<ul class='note'>%s</ul>" % "".join("<li>%s</li>" % esc(n) for n in r.notes))
         parts.append("<p class='note'>%.1f s</p>" % e["seconds"])
     if versions is not None:
-        parts.append("<h2 id='versions'>Across versions (asv results)</h2>")
-        parts.append(versions.to_html(index=False, float_format=lambda x: "%.4g" % x, na_rep="", border=0))
+        parts.append("<h2 id='versions'>Across versions (asv results)</h2><p class='note'>%s</p>" % esc(VERSIONS_INTRO))
+        if versions["claims"] is not None:
+            parts.append("<h3 id='claims-by-version'>Claims by Python version</h3><div class='scroll'><table><tr>%s</tr>" % "".join(
+                "<th>%s</th>" % esc(c) for c in versions["claims"].columns))
+            for row in versions["claims"].itertuples(index=False):
+                cells = []
+                for col, value in zip(versions["claims"].columns, row):
+                    verdict = value.split(":", 1)[0] if col.startswith("Python ") else ""
+                    cls = " class='%s'" % verdict if verdict in ("confirmed", "refuted", "partly") else ""
+                    cells.append("<td style='text-align:left'%s>%s</td>" % (cls, esc(str(value))))
+                parts.append("<tr>%s</tr>" % "".join(cells))
+            parts.append("</table></div>")
+        parts.append("<h3>Every tracked figure</h3><div class='scroll'>%s</div>" % versions["figures"].to_html(
+            index=False, float_format=lambda x: "%.4g" % x, na_rep="", border=0))
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -132,5 +132,5 @@ def test_per_version_table_has_a_column_per_python(tmp_path):
     write_results(a, "box", {"s.track_one": "v1"}, {"s.track_one": [1.0, 2.0]}, env="py3.8", python="3.8")
     write_results(a, "box", {"s.track_one": "v1"}, {"s.track_one": [3.0, 4.0]}, env="py3.12", python="3.12")
     table = asvresults.per_version(asvresults.load(str(a)))
-    assert list(table.columns) == ["benchmark", "params", "Python 3.12", "Python 3.8"]
+    assert list(table.columns) == ["benchmark", "params", "Python 3.8", "Python 3.12"]  # version order
     assert table["Python 3.8"].tolist() == [1.0, 2.0]

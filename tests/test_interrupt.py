@@ -46,6 +46,9 @@ def interrupt(tmp_path, args, *, min_descendants, to_group, wait_limit=90.0):
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", *args, "--output", str(out_dir / "result.csv"), "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+        # as from a terminal: a run started in the background by a non-interactive shell (nohup, &)
+        # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         me = psutil.Process(proc.pid)

@@ -141,6 +141,13 @@ def _latest(df: Any, benchmark: str) -> Any:
     return d.sort_values("date").groupby(["params", "python"], as_index=False).last()
 
 
+def _num(value: Any) -> Optional[float]:
+    """A result or parameter as a finite number, else None (a hand-edited file may hold anything)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    return float(value)
+
+
 def _verdict(ok: int, total: int) -> str:
     return "confirmed" if ok == total else ("refuted" if ok == 0 else "partly")
 
@@ -150,32 +157,34 @@ def _kib(n: float) -> str:
 
 
 def _claim_ratio(df: Any) -> Tuple[str, str, str, Dict[str, str]]:
-    from harness.containers import CLAIM_HIGH, CLAIM_LOW, WORKLOADS
+    from harness.containers import CLAIM, CLAIM_HIGH, CLAIM_LOW, WORKLOADS
 
     out: Dict[str, str] = {}
     d = _latest(df, "bench_containers.BytesPerElement.track_ratio_allocated")
     for py, g in (d.groupby("python") if len(d) else []):
-        largest: Dict[str, Tuple[int, float]] = {}
+        largest: Dict[str, Tuple[float, float]] = {}
         for args, value in zip(g["args"], g["value"]):
             if len(args) != 2 or args[0] not in WORKLOADS or WORKLOADS[args[0]].reference:
                 continue
-            if args[0] not in largest or args[1] > largest[args[0]][0]:
-                largest[args[0]] = (args[1], float(value))
+            n, ratio = _num(args[1]), _num(value)
+            if n is not None and ratio is not None and (args[0] not in largest or n > largest[args[0]][0]):
+                largest[args[0]] = (n, ratio)
         if largest:
             ratios = [r for _, r in largest.values()]
             ok = sum(CLAIM_LOW <= r <= CLAIM_HIGH for r in ratios)
             out[py] = "%s: %.1f-%.1fx, %d of %d workloads within" % (
                 _verdict(ok, len(ratios)), min(ratios), max(ratios), ok, len(ratios))
-    return ("containers", "Python structures use 3-6x more memory than the equivalent C++ structures",
-            "Python/C++ allocated bytes at each workload's largest n", out)
+    return "containers", CLAIM, "Python/C++ allocated bytes at each workload's largest n", out
 
 
-def _claim_geometry(df: Any, what: str, expected: int) -> Tuple[str, str, str, Dict[str, str]]:
+def _claim_geometry(df: Any, what: str) -> Tuple[str, str, str, Dict[str, str]]:
+    from harness.allocator import CLAIMS, FOLKLORE_ARENA, FOLKLORE_POOL
+
+    expected = FOLKLORE_ARENA if what == "arena" else FOLKLORE_POOL
     d = _latest(df, "bench_allocator.Geometry.track_%s_size" % what)
-    out = {py: "%s: %s" % ("confirmed" if int(v) == expected else "refuted", _kib(float(v)))
-           for py, v in zip(d["python"], d["value"])} if len(d) else {}
-    claim = ("pymalloc arenas are 256 KB" if what == "arena" else "arenas are divided into 4 KB pools")
-    return "allocator", claim, "%s size (sys._debugmallocstats)" % what, out
+    out = {py: "%s: %s" % ("confirmed" if _num(v) == expected else "refuted", _kib(_num(v)))  # type: ignore[arg-type]
+           for py, v in zip(d["python"], d["value"]) if _num(v) is not None} if len(d) else {}
+    return "allocator", CLAIMS[what], "%s size (sys._debugmallocstats)" % what, out
 
 
 def _claim_highest_smallest(df: Any) -> Tuple[str, str, str, Dict[str, str]]:
@@ -184,8 +193,9 @@ def _claim_highest_smallest(df: Any) -> Tuple[str, str, str, Dict[str, str]]:
     for py, g in (d.groupby("python") if len(d) else []):
         cases: Dict[Tuple[Any, Any], Dict[int, float]] = {}
         for args, value in zip(g["args"], g["value"]):
-            if len(args) == 3 and isinstance(args[2], str) and args[2].startswith("dumps-p"):
-                cases.setdefault((args[0], args[1]), {})[int(args[2][7:])] = float(value)
+            if (len(args) == 3 and isinstance(args[2], str) and args[2].startswith("dumps-p")
+                    and args[2][7:].isdigit() and _num(value) is not None):
+                cases.setdefault((args[0], args[1]), {})[int(args[2][7:])] = _num(value)  # type: ignore[assignment]
         cases = {k: v for k, v in cases.items() if len(v) >= 2}
         if cases:
             ok = sum(v[max(v)] <= 1.01 * min(v.values()) for v in cases.values())
@@ -200,8 +210,9 @@ def _claim_oob(df: Any) -> Tuple[str, str, str, Dict[str, str]]:
     out: Dict[str, str] = {}
     d = _latest(df, "bench_pickle.PickleMemory.track_dump_peak")
     for py, g in (d.groupby("python") if len(d) else []):
-        copies = [(args[1], float(v) / args[1]) for args, v in zip(g["args"], g["value"])
-                  if len(args) == 3 and args[0] == "numpy" and args[2] == "oob-p5" and isinstance(args[1], int)]
+        copies = [(args[1], _num(v) / args[1]) for args, v in zip(g["args"], g["value"])  # type: ignore[operator]
+                  if len(args) == 3 and args[0] == "numpy" and args[2] == "oob-p5" and _num(args[1])
+                  and _num(v) is not None]
         if copies:
             ok = sum(c < 0.05 for _, c in copies)
             out[py] = "%s: %s" % (_verdict(ok, len(copies)), ", ".join(
@@ -219,9 +230,8 @@ def claims_by_version(df: Any) -> Any:
     import pandas as pd
 
     rows = []
-    for topic, claim, figure, cells in (_claim_ratio(df), _claim_geometry(df, "arena", 256 * 1024),
-                                        _claim_geometry(df, "pool", 4096), _claim_highest_smallest(df),
-                                        _claim_oob(df)):
+    for topic, claim, figure, cells in (_claim_ratio(df), _claim_geometry(df, "arena"), _claim_geometry(df, "pool"),
+                                        _claim_highest_smallest(df), _claim_oob(df)):
         if cells:
             row = {"topic": topic, "claim": claim, "figure": figure}
             row.update({"Python %s" % py: text for py, text in cells.items()})

@@ -85,3 +85,20 @@ def test_the_report_shows_the_claims_by_version(tmp_path):
     html = report.to_html([], versions, meta)
     assert "<td style='text-align:left' class='confirmed'>confirmed: 256 KiB</td>" in html
     assert report.versions_table(str(tmp_path / "none")) is None
+
+
+def test_odd_values_in_a_result_file_are_passed_over(tmp_path):
+    # a hand-edited or foreign file: strings and lists where numbers belong, odd parameters
+    write(tmp_path, "3.11", {
+        RATIO: (["x", 4.0, [1], 2.3], [["'list_int'", "'set_int'"], ["'big'", "100000"]]),
+        ARENA: ("large", []),
+        POOL: (4096, []),
+        BYTES: ([1000.0, "?"], [["'list-int'"], ["1048576"], ["'dumps-pX'", "'dumps-p5'"]]),
+        PEAK: ([1.0], [["'numpy'"], ["'huge'"], ["'oob-p5'"]]),
+    })
+    rows = {r["claim"]: r for r in asvresults.claims_by_version(asvresults.load(str(tmp_path))).to_dict("records")}
+    assert set(rows) == {"arenas are divided into 4 KB pools",
+                         "Python structures use 3-6x more memory than the equivalent C++ structures"}
+    assert rows["arenas are divided into 4 KB pools"]["Python 3.11"] == "confirmed: 4 KiB"
+    assert rows["Python structures use 3-6x more memory than the equivalent C++ structures"]["Python 3.11"] == \
+        "partly: 2.3-4.0x, 1 of 2 workloads within"

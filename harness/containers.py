@@ -328,7 +328,7 @@ def measure_all(workloads: Sequence[str], sizes: Sequence[int], progress: Any = 
     taken inside its own fresh process, so steps that run side by side do not change each other's.
     """
     import pandas as pd
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     jobs = max(1, jobs or min(2, os.cpu_count() or 1))
     for name in workloads:
@@ -345,22 +345,20 @@ def measure_all(workloads: Sequence[str], sizes: Sequence[int], progress: Any = 
             continue
         tasks.extend((name, n) for n in sizes)
 
-    def one(task: Tuple[str, int]) -> Dict[str, Any]:
-        row = compare(*task)
-        if progress:
-            progress.step("%s n=%d" % task)
-        return row
-
+    rows: Dict[Tuple[str, int], Dict[str, Any]] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(one, t) for t in tasks]
+        futures = {pool.submit(compare, *t): t for t in tasks}
         try:
-            rows = [f.result() for f in futures]
+            for fut in as_completed(futures):  # progress from this thread only, as steps finish
+                rows[futures[fut]] = fut.result()
+                if progress:
+                    progress.step("%s n=%d" % futures[fut])
         except BaseException:
             for f in futures:
                 f.cancel()
             measure.stop_children()  # those of the other threads too: the pool waits for them
             raise
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame([rows[t] for t in tasks])
     df.attrs["skipped"] = skipped
     return df
 

@@ -119,10 +119,9 @@ def load(results_dir: str) -> Optional[Any]:
 
 def per_version(df: Any, prefix: str = "track_") -> Any:
     """Latest value of each track_ benchmark and parameter set, one column per Python version."""
-    d = df[df["benchmark"].str.split(".").str[-1].str.startswith(prefix) & df["value"].notna()]
+    d = _newest(df[df["benchmark"].str.split(".").str[-1].str.startswith(prefix)])
     if d.empty:
         return d
-    d = d.sort_values("date").groupby(["benchmark", "params", "python"], as_index=False).last()
     table = d.pivot_table(index=["benchmark", "params"], columns="python", values="value", aggfunc="last")
     table = table[sorted(table.columns, key=version_key)]
     table.columns = ["Python %s" % c for c in table.columns]
@@ -133,12 +132,17 @@ def per_version(df: Any, prefix: str = "track_") -> Any:
 # The claims whose figures the asv suites track, judged per Python version
 
 
-def _latest(df: Any, benchmark: str) -> Any:
-    """Rows of ``benchmark`` with a value: the newest commit's per parameter set and Python version."""
-    d = df[(df["benchmark"] == benchmark) & df["value"].notna()]
+def _newest(df: Any) -> Any:
+    """Rows with a value: the newest commit's per benchmark, parameter set and Python version."""
+    d = df[df["value"].notna()]
     if d.empty:
         return d
-    return d.sort_values("date").groupby(["params", "python"], as_index=False).last()
+    return d.sort_values("date").groupby(["benchmark", "params", "python"], as_index=False).last()
+
+
+def _latest(df: Any, benchmark: str) -> Any:
+    """_newest of the rows of one benchmark."""
+    return _newest(df[df["benchmark"] == benchmark])
 
 
 def _num(value: Any) -> Optional[float]:
@@ -182,8 +186,9 @@ def _claim_geometry(df: Any, what: str) -> Tuple[str, str, str, Dict[str, str]]:
 
     expected = FOLKLORE_ARENA if what == "arena" else FOLKLORE_POOL
     d = _latest(df, "bench_allocator.Geometry.track_%s_size" % what)
-    out = {py: "%s: %s" % ("confirmed" if _num(v) == expected else "refuted", _kib(_num(v)))  # type: ignore[arg-type]
-           for py, v in zip(d["python"], d["value"]) if _num(v) is not None} if len(d) else {}
+    sizes = {py: _num(v) for py, v in zip(d["python"], d["value"])} if len(d) else {}
+    out = {py: "%s: %s" % ("confirmed" if size == expected else "refuted", _kib(size))
+           for py, size in sizes.items() if size is not None}
     return "allocator", CLAIMS[what], "%s size (sys._debugmallocstats)" % what, out
 
 

@@ -1,4 +1,4 @@
-"""Entry point of measurement child processes: ``python -m harness._child``.
+"""Entry point of measurement child processes, started by ``harness.measure.child_command``.
 
 The parent writes one JSON object to our stdin: {"func": "harness.mod:function",
 "kwargs": {...}}. We call the function and write its JSON-serialisable result
@@ -47,6 +47,7 @@ def main() -> int:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "executable": sys.executable,
+        "harness": os.path.dirname(os.path.abspath(sys.modules["harness"].__file__)),
         "pid": os.getpid(),
         "peak_rss": peak_rss(),
     }

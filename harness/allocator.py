@@ -449,7 +449,7 @@ def interpreter_version(path: str) -> Optional[str]:
 
         return platform.python_version()
     try:
-        proc = subprocess.run([path, "-c", _VERSION_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        proc = subprocess.run([path, "-I", "-c", _VERSION_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               timeout=30)
     except (OSError, subprocess.SubprocessError):
         return None

@@ -310,23 +310,55 @@ def measure_peak(operation: Callable[[], Any]) -> Dict[str, Any]:
 # Child processes
 
 
-def _foreign_pythonpath(python: str) -> Dict[str, str]:
-    """Environment that lets another interpreter import this harness package only.
+# The child's command line: ``python -c BOOTSTRAP INIT PATHS``. It takes the working folder
+# off sys.path before it imports anything (``python -c`` puts it first, and ``-I``/``-P`` would
+# also drop PYTHONMALLOC or not exist on 3.8-3.10), then loads the very ``harness`` package this
+# process runs, by its file path, and runs ``harness._child``. Nothing is written to disk for it:
+# no folder another user could plant a module in, no link two runs or two installs could share.
+CHILD_BOOTSTRAP = (
+    "import sys, os\n"
+    "sys.path[:] = [p for p in sys.path if p not in ('', '.') and os.path.abspath(p) != os.getcwd()]\n"
+    "import importlib.machinery, importlib.util, json, runpy\n"
+    "init, paths = sys.argv[1], json.loads(sys.argv[2])\n"
+    "del sys.argv[1:]\n"
+    # harness.* comes from the package's own folders and nowhere else: an editable install's
+    # finder (or another install's) would otherwise answer for the submodules
+    "class HarnessFinder:\n"
+    "    @staticmethod\n"
+    "    def find_spec(name, path=None, target=None):\n"
+    "        if not name.startswith('harness.'):\n"
+    "            return None\n"
+    "        spec = importlib.machinery.PathFinder.find_spec(name, path)\n"
+    "        if spec is None:\n"
+    "            raise ModuleNotFoundError('No module named %r in %s' % (name, path), name=name)\n"
+    "        return spec\n"
+    "sys.meta_path.insert(0, HarnessFinder)\n"
+    "spec = importlib.util.spec_from_file_location('harness', init, submodule_search_locations=paths)\n"
+    "mod = importlib.util.module_from_spec(spec)\n"
+    "sys.modules['harness'] = mod\n"
+    "spec.loader.exec_module(mod)\n"
+    "runpy.run_module('harness._child', run_name='__main__')\n"
+)
 
-    A temporary folder holding a single link, ``harness`` -> our package, goes
-    on PYTHONPATH; the other interpreter sees none of this one's site-packages.
-    """
-    pkg_dir = os.path.dirname(os.path.abspath(__file__))
-    shim = os.path.join(tempfile.gettempdir(), "memharness-shim-%d" % os.getuid())
-    link = os.path.join(shim, "harness")
-    os.makedirs(shim, exist_ok=True)
-    if not (os.path.islink(link) and os.readlink(link) == pkg_dir):
-        tmp_link = link + ".%d" % os.getpid()
-        if os.path.lexists(tmp_link):
-            os.unlink(tmp_link)
-        os.symlink(pkg_dir, tmp_link)
-        os.replace(tmp_link, link)
-    return {"PYTHONPATH": shim}
+
+def child_command(python: str) -> List[str]:
+    """The argv that starts a measurement child of ``python`` running this harness package."""
+    import harness
+
+    init = os.path.abspath(harness.__file__)
+    paths = [os.path.abspath(p) for p in harness.__path__]
+    return [python, "-c", CHILD_BOOTSTRAP, init, json.dumps(paths)]
+
+
+def child_env(python: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The child's environment: ours, plus ``extra``. Another interpreter gets no PYTHONPATH or
+    PYTHONHOME of ours (they name this interpreter's folders); it sees only its standard library."""
+    env = dict(os.environ)
+    if not _same_interpreter(python):
+        env.pop("PYTHONPATH", None)
+        env.pop("PYTHONHOME", None)
+    env.update(extra or {})
+    return env
 
 
 def _venv_root(python: str) -> Optional[str]:
@@ -342,11 +374,31 @@ def _same_interpreter(python: str) -> bool:
             and _venv_root(python) == _venv_root(sys.executable))
 
 
+_CWD: Optional[str] = None
+_CWD_LOCK = threading.Lock()
+
+
+def _remove_child_cwd() -> None:
+    global _CWD
+    path, _CWD = _CWD, None
+    if path:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _child_cwd() -> str:
-    """An empty private folder for children to run in (nothing there to import)."""
-    path = os.path.join(tempfile.gettempdir(), "memharness-cwd-%d" % os.getuid())
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
+    """An empty folder private to this run (``mkdtemp``: a new name, mode 0700), where children
+    run; made once per process, removed at exit."""
+    global _CWD
+    with _CWD_LOCK:
+        if _CWD is None or not os.path.isdir(_CWD):
+            import atexit
+
+            if _CWD is None:
+                atexit.register(_remove_child_cwd)
+            _CWD = tempfile.mkdtemp(prefix="memharness-cwd-")
+        return _CWD
 
 
 # Children alive right now (run_child may run in several threads at once), so that an
@@ -421,21 +473,11 @@ def run_child(
     process group of its own), before the exception propagates.
     """
     python = python or sys.executable
-    full_env = dict(os.environ)
-    if not _same_interpreter(python):
-        full_env.update(_foreign_pythonpath(python))
-    else:
-        # The child runs in an empty folder, so a source tree in the caller's
-        # working directory cannot shadow the installed package (and its C++
-        # extension). Where our own package does come from that folder, say so.
-        pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        if pkg_parent == os.path.realpath(os.getcwd()) or pkg_parent == os.getcwd():
-            full_env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, os.environ.get("PYTHONPATH")) if p)
-    full_env.update(env or {})
+    full_env = child_env(python, env)
     request = json.dumps({"func": func, "kwargs": kwargs or {}})
     try:
         proc = subprocess.Popen(
-            [python, "-m", "harness._child"],
+            child_command(python),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

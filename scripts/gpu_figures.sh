@@ -10,7 +10,9 @@
 #
 # Environment:
 #   PYTHON=python3.11   interpreter (default: python3); with WHEELS or SKIP_INSTALL it is used as it is
-#   VENV=DIR            where the virtualenv goes (default: ${TMPDIR:-/tmp}/memharness-gpu-venv)
+#   VENV=DIR            where the virtualenv goes (default: a private folder made by mktemp -d for this
+#                       run and removed at its end; a DIR that exists must be yours and not writable
+#                       by group or others)
 #   SKIP_INSTALL=1      use $PYTHON as it is (its packages already installed)
 #   WHEELS=DIR          offline: install the wheels in DIR (pip --no-index --no-deps) into a folder put
 #                       on PYTHONPATH, and use $PYTHON's own numpy, CuPy and JAX
@@ -55,16 +57,28 @@ case "${1:-}" in -*) echo "gpu_figures: unknown option $1 (see the header of $0)
 MACHINE="${1:-${MACHINE:-$(hostname -s 2>/dev/null || hostname)}}"
 OUT="$ROOT/results/$MACHINE/gpu-figures"
 PYTHON="${PYTHON:-python3}"
-VENV="${VENV:-${TMPDIR:-/tmp}/memharness-gpu-venv}"
+# Everything temporary lives in one folder private to this run (a new name, mode 0700), never
+# under a fixed name in the shared temp folder, where another user could plant a .pth or a module.
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/memharness-gpu.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+if [ -n "${VENV:-}" ] && [ -e "$VENV" ]; then
+    if [ -z "$(find "$VENV" -maxdepth 0 -user "$(id -u)" ! -perm /022 2>/dev/null)" ]; then
+        echo "gpu_figures: VENV=$VENV exists but is not yours alone (owner or group/other write bits): refusing to use it" >&2
+        exit 2
+    fi
+fi
+VENV="${VENV:-$WORK/venv}"
 CUDA_PKGS="${CUDA_PKGS:-cupy-cuda12x jax[cuda12]}"
 mkdir -p "$OUT"
 
 EXTRA_PATH=""
 if [ -n "${WHEELS:-}" ]; then
     ls "$WHEELS"/*.whl >/dev/null 2>&1 || { echo "gpu_figures: no wheels in $WHEELS (make them with --fetch-wheels)" >&2; exit 2; }
-    SITE="${TMPDIR:-/tmp}/memharness-gpu-site"
+    SITE="$WORK/site"
     echo "== installing the wheels of $WHEELS into $SITE (offline, no dependencies)"
-    rm -rf "$SITE"
     "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" "$WHEELS"/*.whl
     EXTRA_PATH="$SITE"
     PY="$PYTHON"

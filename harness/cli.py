@@ -11,9 +11,11 @@ Errors the user can fix print one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 from harness import __version__
 from harness.errors import HarnessError
@@ -101,6 +103,34 @@ def run_topic(mod, args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread: a run stops on them as on Ctrl-C (children
+    stopped, temporary folders removed, no partial output), with status 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _termination_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise Terminated for the time of the run (a signal that is ignored,
+    as under nohup, stays ignored)."""
+    saved = {}
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
+            saved[sig] = signal.signal(sig, _raise_terminated)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -108,12 +138,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return 2
     try:
-        if args._kind == "topic":
-            return run_topic(args._module, args)
-        return int(args._module.main(args) or 0)
+        with _termination_as_interrupt():
+            if args._kind == "topic":
+                return run_topic(args._module, args)
+            return int(args._module.main(args) or 0)
     except HarnessError as exc:
         print("memharness %s: error: %s" % (args.command, exc), file=sys.stderr)
         return 2
+    except Terminated as exc:
+        print("memharness %s: terminated by %s" % (args.command, signal.Signals(exc.signum).name), file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("memharness %s: interrupted" % args.command, file=sys.stderr)
         return 130

@@ -36,13 +36,16 @@ def tagged(tag):
     return found
 
 
-def interrupt(tmp_path, args, *, min_descendants, to_group, wait_limit=90.0):
-    """Run the command until it has ``min_descendants`` processes below it, then SIGINT it.
-    Returns (returncode, stderr, the output folder's listing, survivors, descendants seen)."""
+def interrupt(tmp_path, args, *, min_descendants, to_group, wait_limit=90.0, sig=signal.SIGINT):
+    """Run the command until it has ``min_descendants`` processes below it, then send it ``sig``.
+    Returns (returncode, stderr, the output folder's listing, survivors, descendants seen); the
+    run's temp folder (TMPDIR) is tmp_path/tmp, and what is left there is added to the listing."""
     out_dir = tmp_path / "out"
     out_dir.mkdir()
+    tmp_dir = tmp_path / "tmp"
+    tmp_dir.mkdir()
     tag = uuid.uuid4().hex
-    env = dict(os.environ, MEMHARNESS_TEST_TAG=tag, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, MEMHARNESS_TEST_TAG=tag, PYTHONDONTWRITEBYTECODE="1", TMPDIR=str(tmp_dir))
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", *args, "--output", str(out_dir / "result.csv"), "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
@@ -65,9 +68,9 @@ def interrupt(tmp_path, args, *, min_descendants, to_group, wait_limit=90.0):
         assert proc.poll() is None, "the run ended before it could be interrupted: %s" % proc.stderr.read()[-500:]
         assert len(seen) >= min_descendants, "no measurement child within %.0f s" % wait_limit
         if to_group:
-            os.killpg(proc.pid, signal.SIGINT)
+            os.killpg(proc.pid, sig)
         else:
-            os.kill(proc.pid, signal.SIGINT)
+            os.kill(proc.pid, sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -85,14 +88,19 @@ def interrupt(tmp_path, args, *, min_descendants, to_group, wait_limit=90.0):
             p.kill()
         except psutil.NoSuchProcess:
             pass
-    return proc.returncode, err.decode("utf-8", "replace"), sorted(os.listdir(out_dir)), survivors, seen
+    left = sorted(os.listdir(out_dir)) + sorted("tmp/" + n for n in os.listdir(tmp_dir))
+    return proc.returncode, err.decode("utf-8", "replace"), left, survivors, seen
 
 
-def check(name, result):
+def check(name, result, sig=signal.SIGINT):
     rc, err, files, survivors, _ = result
-    assert rc == 130, err
     lines = err.strip().splitlines()
-    assert lines == ["memharness %s: interrupted" % name], err
+    if sig == signal.SIGINT:
+        assert rc == 130, err
+        assert lines == ["memharness %s: interrupted" % name], err
+    else:
+        assert rc == 128 + sig, err
+        assert lines == ["memharness %s: terminated by %s" % (name, signal.Signals(sig).name)], err
     assert files == [], "half-written or temporary files left: %s" % files
     assert survivors == [], "processes left behind: %s" % [(p.pid, p.cmdline()) for p in survivors]
 
@@ -117,3 +125,13 @@ def test_interrupt_pickle_stops_the_forked_copies_too(tmp_path):
     result = interrupt(tmp_path, ["pickle", "--objects", "numpy", "--sizes", "64MB", "--methods", "dumps-p2"],
                        min_descendants=2, to_group=False)
     check("pickle", result)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_termination_stops_the_children_and_removes_the_temp_folders(tmp_path, sig):
+    # kill -TERM (a service manager, a batch scheduler) or a closed terminal (SIGHUP) must stop the
+    # run as Ctrl-C does: before, the pickle child ran on as an orphan and its journal stayed in TMPDIR
+    pytest.importorskip("numpy")
+    result = interrupt(tmp_path, ["pickle", "--objects", "numpy", "--sizes", "64MB", "--methods", "dumps-p2"],
+                       min_descendants=2, to_group=False, sig=sig)
+    check("pickle", result, sig=sig)

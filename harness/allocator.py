@@ -493,20 +493,30 @@ def _candidates(spec: str) -> List[str]:
     return out
 
 
+def _check_supported(version: str, spec: str) -> None:
+    """CPython 3.8-3.13 only: the versions whose allocator reports the harness can read."""
+    xy = ".".join(version.split(".")[:2])
+    if xy not in VERSIONS:
+        raise HarnessError("--python %s: CPython %s is outside the supported range %s-%s"
+                           % (spec, version, VERSIONS[0], VERSIONS[-1]))
+
+
 def find_interpreter(spec: str) -> Interpreter:
     """One CPython: 'current', a version ('3.8', '3.12.1') or a path. HarnessError if not found."""
     import platform
 
     spec = spec.strip()
-    if spec in ("current", "same", ""):
+    if spec in ("current", "same"):
         return Interpreter("current", sys.executable, platform.python_version())
-    if os.sep in spec or os.path.isfile(spec):
+    if spec and (os.sep in spec or os.path.isfile(spec)):
         version = interpreter_version(spec)
         if version is None:
             raise HarnessError("%s is not a CPython interpreter that runs here" % spec)
+        _check_supported(version, spec)
         return Interpreter(spec, spec, version)
     if not re.fullmatch(r"3\.\d+(\.\d+)?", spec):
         raise HarnessError("--python %r: give a version such as 3.8 or 3.12.1, a path, 'current' or 'all'" % spec)
+    _check_supported(spec, spec)
     current = platform.python_version()
     if current == spec or current.startswith(spec + "."):
         return Interpreter(spec, sys.executable, current)
@@ -992,7 +1002,10 @@ def run_topic(pythons: Optional[Sequence[str]] = None, *, include_steps: bool = 
 def _split(values: Optional[Sequence[str]]) -> Optional[List[str]]:
     if not values:
         return None
-    return [p.strip() for v in values for p in v.split(",") if p.strip()]
+    specs = [p.strip() for v in values for p in v.split(",")]
+    if "" in specs:
+        raise HarnessError("--python: an empty name (give a version such as 3.8, a path, 'current' or 'all')")
+    return list(dict.fromkeys(specs))
 
 
 def run(args: Any) -> Any:

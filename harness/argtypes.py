@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from typing import Callable, List, TypeVar
 
@@ -20,7 +21,7 @@ def count(text: str) -> int:
         value = float(text.replace("_", ""))
     except ValueError:
         raise argparse.ArgumentTypeError("%r is not a number (examples: 1000, 1e5)" % text) from None
-    if value != value or value < 1 or value != int(value) or value > 1e12:
+    if not math.isfinite(value) or value < 1 or value > 1e12 or value != int(value):
         raise argparse.ArgumentTypeError("%r is not a whole count between 1 and 1e12" % text)
     return int(value)
 
@@ -34,19 +35,19 @@ def nbytes(text: str) -> int:
         value = float(m.group(1).replace("_", "")) * _UNITS[m.group(2).lower()]
     except ValueError:
         raise argparse.ArgumentTypeError("%r is not a size (examples: 4096, 4KiB, 64MB)" % text) from None
-    if value != value or value < 1 or value > 2**50:
+    if not math.isfinite(value) or value < 1 or value > 2**50:
         raise argparse.ArgumentTypeError("%r is out of range (1 byte to 1 PiB)" % text)
     return int(value)
 
 
 def listof(item: Callable[[str], T]) -> Callable[[str], List[T]]:
-    """A comma-separated list of ``item``: '1e3,1e4'."""
+    """A comma-separated list of ``item``: '1e3,1e4'. A value given twice ('1e3,1000') is kept once."""
 
     def parse(text: str) -> List[T]:
         parts = [p.strip() for p in text.split(",") if p.strip()]
         if not parts:
             raise argparse.ArgumentTypeError("empty list")
-        return [item(p) for p in parts]
+        return list(dict.fromkeys(item(p) for p in parts))
 
     parse.__name__ = "list of " + getattr(item, "__name__", "values")
     return parse
@@ -56,7 +57,7 @@ def choices_list(allowed: List[str], what: str) -> Callable[[str], List[str]]:
     """A comma-separated list of names, each one of ``allowed`` ('all' means every one)."""
 
     def parse(text: str) -> List[str]:
-        names = [p.strip() for p in text.split(",") if p.strip()]
+        names = list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
         if names == ["all"]:
             return list(allowed)
         unknown = [n for n in names if n not in allowed]

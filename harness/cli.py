@@ -87,7 +87,13 @@ def run_topic(mod, args: argparse.Namespace) -> int:
         check_writable(args.plot)
         from harness.output import require_matplotlib
 
-        require_matplotlib()
+        plt = require_matplotlib()
+        ext = args.plot.rsplit(".", 1)[-1].lower() if "." in args.plot else ""
+        kinds = plt.figure().canvas.get_supported_filetypes()
+        plt.close("all")
+        if ext not in kinds:
+            raise HarnessError("--plot %s: matplotlib cannot write %s files (use one of: %s)"
+                               % (args.plot, "." + ext if ext else "extension-less", ", ".join(sorted(kinds))))
     result = mod.run(args)
     text = render(result, args.format)
     if args.output:

@@ -77,18 +77,67 @@ def reset_peak_rss() -> bool:
         return False
 
 
+def _read_int(path: str) -> Optional[int]:
+    """An integer file of /proc or /sys ('max' and unreadable files give None)."""
+    try:
+        with open(path) as fh:
+            text = fh.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def cgroup_headroom(proc: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> Optional[int]:
+    """Bytes this process's cgroups let it (and its children) still take: the smallest
+    ``limit - usage`` over its memory cgroup and every ancestor (v2: memory.max - memory.current;
+    v1: memory.limit_in_bytes - memory.usage_in_bytes). None where no limit is set."""
+    try:
+        with open(proc) as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    best: Optional[int] = None
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        if controllers == "":  # v2 unified hierarchy
+            base, limit_f, usage_f = root, "memory.max", "memory.current"
+        elif "memory" in controllers.split(","):
+            base, limit_f, usage_f = os.path.join(root, "memory"), "memory.limit_in_bytes", "memory.usage_in_bytes"
+        else:
+            continue
+        rel = path.strip("/")
+        while True:
+            folder = os.path.join(base, rel) if rel else base
+            limit, usage = _read_int(os.path.join(folder, limit_f)), _read_int(os.path.join(folder, usage_f))
+            if limit is not None and usage is not None and limit < 1 << 60:  # v1 says "no limit" as 2^63-4096
+                best = limit - usage if best is None else min(best, limit - usage)
+            if not rel:
+                break
+            rel = os.path.dirname(rel)
+    return None if best is None else max(best, 0)
+
+
 def available_memory() -> int:
-    """Memory the kernel says can be used without swapping (MemAvailable), bytes."""
+    """Memory a workload can take now without swapping or being killed: the kernel's MemAvailable,
+    capped by what this process's cgroups (a container, a systemd slice, a batch job) have left."""
+    avail: Optional[int] = None
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    avail = int(line.split()[1]) * 1024
+                    break
     except OSError:
         pass
-    import psutil
+    if avail is None:
+        import psutil
 
-    return int(psutil.virtual_memory().available)
+        avail = int(psutil.virtual_memory().available)
+    headroom = cgroup_headroom()
+    return avail if headroom is None else min(avail, headroom)
 
 
 def format_bytes(n: float) -> str:
@@ -109,9 +158,10 @@ def check_fits(need_bytes: float, what: str, fraction: float = 0.7) -> None:
     """
     avail = available_memory()
     if need_bytes > fraction * avail:
+        where = " (within this process's cgroup memory limit)" if cgroup_headroom() == avail else ""
         raise MemoryGuardError(
-            "%s needs about %s but only %s is free (limit %d%% of free memory); "
-            "choose a smaller size" % (what, format_bytes(need_bytes), format_bytes(avail), fraction * 100)
+            "%s needs about %s but only %s is free%s (limit %d%% of free memory); "
+            "choose a smaller size" % (what, format_bytes(need_bytes), format_bytes(avail), where, fraction * 100)
         )
 
 

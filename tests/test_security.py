@@ -189,3 +189,93 @@ def test_gpu_figures_script_refuses_a_venv_others_can_write(tmp_path):
     env = dict(os.environ, VENV=str(venv), PYTHON="/bin/false", TMPDIR=str(tmp_path))
     proc = subprocess.run(["bash", GPU_SCRIPT, "test-machine"], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 2 and "not yours alone" in proc.stderr, proc.stderr
+
+
+# --------------------------------------------------------------------------
+# Limits: cgroups, numbers too big for the machine, runs that measured nothing
+
+
+def _cgroup_tree(tmp_path, layout):
+    """A fake /proc/self/cgroup and /sys/fs/cgroup: layout maps cgroup folder -> (limit, usage)."""
+    root = tmp_path / "sys"
+    for folder, (limit_name, limit, usage_name, usage) in layout.items():
+        d = root / folder
+        d.mkdir(parents=True, exist_ok=True)
+        (d / limit_name).write_text("%s\n" % limit)
+        (d / usage_name).write_text("%s\n" % usage)
+    return root
+
+
+def test_cgroup_v2_limit_of_the_process_or_an_ancestor_caps_free_memory(tmp_path):
+    proc = tmp_path / "cgroup"
+    proc.write_text("0::/job/step\n")
+    root = _cgroup_tree(tmp_path, {
+        "job": ("memory.max", 1 << 30, "memory.current", 600 << 20),           # the parent: 424 MiB left
+        "job/step": ("memory.max", "max", "memory.current", 100 << 20),        # no limit of its own
+    })
+    assert measure.cgroup_headroom(str(proc), str(root)) == (1 << 30) - (600 << 20)
+
+
+def test_cgroup_v1_memory_limit_caps_free_memory_and_no_limit_is_none(tmp_path):
+    proc = tmp_path / "cgroup"
+    proc.write_text("4:memory:/box\n3:cpuset:/\n")
+    v1 = {"memory/box": ("memory.limit_in_bytes", 512 << 20, "memory.usage_in_bytes", 12 << 20),
+          "memory": ("memory.limit_in_bytes", 9223372036854771712, "memory.usage_in_bytes", 1 << 30)}
+    assert measure.cgroup_headroom(str(proc), str(_cgroup_tree(tmp_path, v1))) == 500 << 20
+    proc.write_text("4:memory:/\n")
+    assert measure.cgroup_headroom(str(proc), str(tmp_path / "sys")) is None  # 2^63-4096 is "no limit"
+
+
+def test_the_memory_guard_refuses_what_the_cgroup_cannot_hold(monkeypatch):
+    monkeypatch.setattr(measure, "cgroup_headroom", lambda: 512 << 20)
+    with pytest.raises(measure.MemoryGuardError, match="cgroup memory limit"):
+        measure.check_fits(1 << 30, "a 1 GiB workload")
+    measure.check_fits(256 << 20, "a 256 MiB workload")  # 70% of 512 MiB is enough
+
+
+@pytest.mark.parametrize("args", [
+    ["containers", "--sizes", "inf"], ["containers", "--sizes", "1e400"], ["containers", "--jobs", "1e400"],
+    ["allocator", "--n", "1e400"], ["aliasing", "--repeat", "1e400"], ["pickle", "--sizes", "nan"],
+    ["allocator", "--python", ""], ["allocator", "--python", "3.7"], ["allocator", "--python", "3.14"],
+    ["containers", "--plot", "x.unknownext"], ["containers", "--plot", "noextension"],
+])
+def test_numbers_and_names_out_of_range_are_one_line_errors_before_anything_runs(args):
+    proc = run_cli(*args, "--quiet", timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_size_given_twice_is_measured_once():
+    proc = run_cli("containers", "--workloads", "list_int,list_int", "--sizes", "1000,1e3", "--format", "json",
+                   "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["tables"]["bytes per element"]
+    assert [(r["workload"], r["n"]) for r in rows] == [("list_int", 1000)]
+
+
+def test_an_aliasing_run_whose_every_backend_failed_is_not_a_success(tmp_path):
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'this interpreter is broken' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    proc = run_cli("aliasing", "--backends", "pytensor-c", "--python", "pytensor-c=%s" % broken, "--sizes", "4KB",
+                   "--quiet", timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "every backend that was tried failed" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_pickle_run_whose_every_method_was_killed_is_not_a_success(monkeypatch):
+    pd = pytest.importorskip("pandas")
+    import argparse
+
+    import harness.pickling as pk
+    from harness.errors import ChildError
+    from harness.pickling import report
+
+    killed = pd.DataFrame([{"object": "numpy", "method": m, "error": "process died: killed by SIGKILL",
+                            "python": "3.11.7", "library": None} for m in ("dumps-p4", "dumps-p5")])
+    monkeypatch.setattr(pk, "measure_all", lambda *a, **k: killed)
+    args = argparse.Namespace(repeat=1, python=None, quiet=True, objects=["numpy"], sizes=[1 << 20],
+                              methods=None, full=False)
+    with pytest.raises(ChildError, match="every method failed.*SIGKILL"):
+        report.run(args)

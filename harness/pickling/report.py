@@ -5,7 +5,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from harness.errors import HarnessError
+from harness.errors import ChildError, HarnessError
 from harness.output import TopicResult, Verdict
 from harness.pickling.methods import DEFAULT, HIGHEST, METHODS
 from harness.pickling.objects import OBJECTS
@@ -57,6 +57,8 @@ def run(args: "argparse.Namespace") -> TopicResult:
     elapsed = time.perf_counter() - t0
     if frame.empty:
         raise HarnessError("nothing could be measured: " + ("; ".join(notes) or "no cases"))
+    if frame["error"].notna().all():  # e.g. every child killed by SIGKILL (the kernel's OOM killer)
+        raise ChildError("every method failed; first: %s" % frame["error"].dropna().iloc[0])
     py = frame["python"].iloc[0]
     import platform
 

@@ -4,7 +4,7 @@ The folklore under test: "256 KB arenas divided into 4 KB pools with
 fixed-size blocks; memory in pools and arenas is reused but not given back;
 this builds up when different pools are needed". Each figure is measured in a
 fresh child process of each CPython asked for, and read from
-``sys._debugmallocstats()`` through ``harness.mallocstats``:
+``sys._debugmallocstats()`` through ``harness.core.mallocstats``:
 
 * geometry: arena size, pool size, pool header, size-class step, read from
   the report; and, independently, from the addresses (``id()``) of objects
@@ -35,7 +35,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from harness import mallocstats, measure
+from harness.core import children, memory, units
+from harness.core import mallocstats
+from harness.core.interpreters import VERSIONS, find_interpreters
 from harness.errors import ChildError, HarnessError
 
 HELP = "pymalloc arenas, pools and retention after frees, across CPython versions"
@@ -65,7 +67,6 @@ allocator, glibc underneath; run once, in the current interpreter).
 PATTERNS = ("free_all", "free_every_2nd", "keep_1_in_1000", "free_random_half")
 STEPS = ("start", "allocated", "freed", "trimmed", "refill_same", "refill_other")
 ALLOCATORS = ("pymalloc", "malloc", "c++")
-VERSIONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 DEFAULT_N = 100_000
 DEFAULT_SIZE = 64  # bytes requested per object (a bytes object of 64 - 33 = 31 bytes)
 MIXED = "mixed"
@@ -91,7 +92,7 @@ CLAIMS = {
 
 
 def _stats() -> Optional[mallocstats.MallocStats]:
-    text = measure.capture_debugmallocstats()
+    text = memory.capture_debugmallocstats()
     return mallocstats.parse(text) if text else None
 
 
@@ -136,8 +137,8 @@ class _Recorder:
         d = self.data
         d[base + 0] = live_objects
         d[base + 1] = live_requested
-        d[base + 2] = measure.current_rss()
-        mi = measure.malloc_info()
+        d[base + 2] = memory.current_rss()
+        mi = memory.malloc_info()
         if mi:
             d[base + 3] = mi["arena"] + mi["hblkhd"]
             d[base + 4] = mi["uordblks"] + mi["hblkhd"]
@@ -223,7 +224,7 @@ def child_workload(pattern: str, requests: List[int], n: int, seed: int = 0) -> 
     live = sum(size(o) for o in objs if o is not None)
     rec.snap("freed", n - nfree, live)
 
-    trimmed = measure.malloc_trim()
+    trimmed = memory.malloc_trim()
     rec.snap("trimmed", n - nfree, live)
 
     for j in range(nfree):
@@ -280,13 +281,13 @@ def _cpp_apply(bs: Any, pattern: str, seed: int) -> None:
 def _cpp_snapshot(step: str, sets: List[Any]) -> Dict[str, Any]:
     gc.collect()
     fps = [s.footprint() for s in sets]
-    mi = measure.malloc_info()
+    mi = memory.malloc_info()
     return {
         "step": step,
         "live_objects": sum(s.live() for s in sets),
         "live_requested": sum(int(f["requested"]) for f in fps),
         "cpp_allocated": sum(int(f["allocated"]) for f in fps),
-        "rss": measure.current_rss(),
+        "rss": memory.current_rss(),
         "malloc_held": (mi["arena"] + mi["hblkhd"]) if mi else None,
         "malloc_in_use": (mi["uordblks"] + mi["hblkhd"]) if mi else None,
     }
@@ -305,7 +306,7 @@ def child_cpp_workload(pattern: str, requests: List[int], n: int, seed: int = 0,
     for s in sets:
         _cpp_apply(s, pattern, seed)
     steps.append(_cpp_snapshot("freed", sets))
-    trimmed = measure.malloc_trim()
+    trimmed = memory.malloc_trim()
     steps.append(_cpp_snapshot("trimmed", sets))
     freed = [c - s.live() for s, c in zip(sets, counts)]
     refill = [BlockSet(r, f) for r, f in zip(requests, freed)]
@@ -428,133 +429,6 @@ def child_geometry(request: int = PROBE_REQUEST, n: int = 200_000) -> Dict[str, 
 # Parent side: interpreters
 
 
-@dataclass
-class Interpreter:
-    spec: str  # as asked: "current", "3.8", "/usr/bin/python3.12"
-    path: str
-    version: str  # "3.8.18"
-
-    @property
-    def label(self) -> str:
-        return self.version
-
-
-_VERSION_SCRIPT = "import platform; print(platform.python_implementation(), platform.python_version())"
-
-
-def interpreter_version(path: str) -> Optional[str]:
-    """The CPython version ``path`` reports, or None if it does not run (e.g. an unselected pyenv shim)."""
-    if os.path.realpath(path) == os.path.realpath(sys.executable):
-        import platform
-
-        return platform.python_version()
-    try:
-        proc = subprocess.run([path, "-I", "-c", _VERSION_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    parts = proc.stdout.decode("utf-8", "replace").split()
-    if proc.returncode != 0 or len(parts) != 2 or parts[0] != "CPython":
-        return None
-    return parts[1]
-
-
-def _pyenv_roots() -> List[str]:
-    roots = [os.environ.get("PYENV_ROOT", ""), os.path.expanduser("~/.pyenv")]
-    out = []
-    for r in roots:
-        if r and os.path.isdir(os.path.join(r, "versions")) and r not in out:
-            out.append(r)
-    return out
-
-
-def _candidates(spec: str) -> List[str]:
-    """Executables that may be CPython ``spec`` ("3.8" or "3.8.18"), best first."""
-    import shutil
-
-    xy = ".".join(spec.split(".")[:2])
-    cands: List[str] = []
-    for root in _pyenv_roots():
-        vdir = os.path.join(root, "versions")
-        names = [d for d in os.listdir(vdir) if re.fullmatch(re.escape(spec) + (r"\.\d+" if spec == xy else ""), d)]
-        names.sort(key=lambda d: [int(x) for x in d.split(".")], reverse=True)
-        for d in names:
-            cands.append(os.path.join(vdir, d, "bin", "python" + xy))
-    which = shutil.which("python" + xy)
-    if which:
-        cands.append(which)
-    for folder in ("/usr/local/bin", "/usr/bin"):
-        cands.append(os.path.join(folder, "python" + xy))
-    seen, out = set(), []
-    for c in cands:
-        if c not in seen and os.path.isfile(c) and os.access(c, os.X_OK):
-            seen.add(c)
-            out.append(c)
-    return out
-
-
-def _check_supported(version: str, spec: str) -> None:
-    """CPython 3.8-3.13 only: the versions whose allocator reports the harness can read."""
-    xy = ".".join(version.split(".")[:2])
-    if xy not in VERSIONS:
-        raise HarnessError("--python %s: CPython %s is outside the supported range %s-%s"
-                           % (spec, version, VERSIONS[0], VERSIONS[-1]))
-
-
-def find_interpreter(spec: str) -> Interpreter:
-    """One CPython: 'current', a version ('3.8', '3.12.1') or a path. HarnessError if not found."""
-    import platform
-
-    spec = spec.strip()
-    if spec in ("current", "same"):
-        return Interpreter("current", sys.executable, platform.python_version())
-    if spec and (os.sep in spec or os.path.isfile(spec)):
-        version = interpreter_version(spec)
-        if version is None:
-            raise HarnessError("%s is not a CPython interpreter that runs here" % spec)
-        _check_supported(version, spec)
-        return Interpreter(spec, spec, version)
-    if not re.fullmatch(r"3\.\d+(\.\d+)?", spec):
-        raise HarnessError("--python %r: give a version such as 3.8 or 3.12.1, a path, 'current' or 'all'" % spec)
-    _check_supported(spec, spec)
-    current = platform.python_version()
-    if current == spec or current.startswith(spec + "."):
-        return Interpreter(spec, sys.executable, current)
-    for cand in _candidates(spec):
-        version = interpreter_version(cand)
-        if version and (version == spec or version.startswith(spec + ".")):
-            return Interpreter(spec, cand, version)
-    raise HarnessError(
-        "CPython %s not found (looked for python%s on PATH and under %s); install it, e.g. pyenv install %s, "
-        "or pass its path" % (spec, ".".join(spec.split(".")[:2]),
-                              " and ".join(r + "/versions" for r in _pyenv_roots()) or "~/.pyenv/versions", spec)
-    )
-
-
-def find_interpreters(specs: Optional[Sequence[str]]) -> Tuple[List[Interpreter], List[str]]:
-    """Interpreters for ``specs`` ('all' = every CPython 3.8-3.13 found); notes say what is missing."""
-    specs = list(specs or ["current"])
-    found: List[Interpreter] = []
-    notes: List[str] = []
-    for spec in specs:
-        if spec == "all":
-            for v in VERSIONS:
-                try:
-                    found.append(find_interpreter(v))
-                except HarnessError as exc:
-                    notes.append("skipped: %s" % exc)
-        else:
-            found.append(find_interpreter(spec))
-    unique: List[Interpreter] = []
-    seen = set()
-    for it in found:
-        key = os.path.realpath(it.path)
-        if key not in seen:
-            seen.add(key)
-            unique.append(it)
-    return unique, notes
-
-
 # ==========================================================================
 # Parent side: measurements
 
@@ -569,7 +443,7 @@ def _requests(size: Any) -> List[int]:
 
 def geometry(python: Optional[str] = None) -> Dict[str, Any]:
     """Parsed pymalloc geometry (and the address probe) of one interpreter, in a fresh child."""
-    return measure.run_child("harness.allocator:child_geometry", {}, python=python, env={"PYTHONMALLOC": "pymalloc"})
+    return children.run_child("harness.allocator:child_geometry", {}, python=python, env={"PYTHONMALLOC": "pymalloc"})
 
 
 def run_workload(pattern: str, size: Any = DEFAULT_SIZE, n: int = DEFAULT_N, *, allocator: str = "pymalloc",
@@ -582,11 +456,11 @@ def run_workload(pattern: str, size: Any = DEFAULT_SIZE, n: int = DEFAULT_N, *, 
     if n < 1000:
         raise HarnessError("n = %d is too small: keep_1_in_1000 needs at least 1000 objects" % n)
     requests = _requests(size)
-    measure.check_fits(2.5 * n * (max(requests) + 48) + 64 * MiB, "allocator workload of %d objects" % n)
+    memory.check_fits(2.5 * n * (max(requests) + 48) + 64 * MiB, "allocator workload of %d objects" % n)
     kwargs = {"pattern": pattern, "requests": requests, "n": n, "seed": seed}
     if allocator == "c++":
-        return measure.run_child("harness.allocator:child_cpp_workload", kwargs, python=None)
-    return measure.run_child("harness.allocator:child_workload", kwargs, python=python,
+        return children.run_child("harness.allocator:child_cpp_workload", kwargs, python=None)
+    return children.run_child("harness.allocator:child_workload", kwargs, python=python,
                              env={"PYTHONMALLOC": allocator})
 
 
@@ -692,7 +566,7 @@ def measure_all(
         raise HarnessError("n = %d is too small: keep_1_in_1000 needs at least 1000 objects" % n)
     biggest = max(max(_requests(s)) for s in sizes)
     jobs = max(1, jobs or min(2, os.cpu_count() or 1))
-    measure.check_fits(jobs * (2.5 * n * (biggest + 48) + 64 * MiB), "%d allocator workloads of %d objects at once" % (jobs, n))
+    memory.check_fits(jobs * (2.5 * n * (biggest + 48) + 64 * MiB), "%d allocator workloads of %d objects at once" % (jobs, n))
 
     cpp_reason = cpp_missing() if "c++" in allocators else None
     if cpp_reason:
@@ -744,7 +618,7 @@ def measure_all(
         except BaseException:
             for f in futures:
                 f.cancel()
-            measure.stop_children()  # those of the other threads too: the pool waits for them
+            children.stop_children()  # those of the other threads too: the pool waits for them
             raise
     notes.extend(failures)
     if tasks and len(failures) == len(tasks):
@@ -803,7 +677,7 @@ def _pick(table: Any, python: str, allocator: str, objects: str, pattern: str) -
 
 
 def _kib(n: Any) -> str:
-    return measure.format_bytes(n)
+    return units.format_bytes(n)
 
 
 def judge_version(python: str, geo: Optional[Dict[str, Any]], table: Any, objects: str) -> List[Dict[str, str]]:
@@ -1009,7 +883,7 @@ def _split(values: Optional[Sequence[str]]) -> Optional[List[str]]:
 
 
 def run(args: Any) -> Any:
-    from harness.progress import Progress
+    from harness.core.progress import Progress
 
     with Progress(0, "allocator", enabled=not args.quiet) as progress:
         return run_topic(_split(args.python), allocators=args.allocators, sizes=args.objects,

@@ -3,7 +3,7 @@
 A workload is a pair of builders over the same data: the Python structure as a
 user would build it, and the C++ container of ``harness._containers`` holding
 the same values. Each side is measured in a fresh child process (see
-``harness.measure``) and the figures come back as JSON.
+``harness.core.children``) and the figures come back as JSON.
 
 The folklore under test: "Python structures use 3-6x more memory than C++".
 """
@@ -17,7 +17,7 @@ from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from harness import measure
+from harness.core import children, memory
 from harness.errors import HarnessError
 
 HELP = "Python structures vs their C++ equivalents: bytes per element and the ratio"
@@ -233,11 +233,11 @@ def build_cpp(workload: Workload, n: int, source: Any = None) -> Any:
 def guard(workload: Workload, n: int, jobs: int = 1) -> None:
     """Refuse, before building anything, a size that would not fit in free memory (``jobs`` at once)."""
     what = "%s at n=%d" % (workload.name, n) + (", %d at once" % jobs if jobs > 1 else "")
-    measure.check_fits(jobs * 3 * workload.estimate_per_element * n, what)
+    memory.check_fits(jobs * 3 * workload.estimate_per_element * n, what)
 
 
 # --------------------------------------------------------------------------
-# Child-side measurements (called through measure.run_child)
+# Child-side measurements (called through children.run_child)
 
 
 def measure_python(workload: str, n: int) -> Dict[str, Any]:
@@ -249,7 +249,7 @@ def measure_python(workload: str, n: int) -> Dict[str, Any]:
     guard(w, n)
     if w.name == "numpy_int64":
         _np()  # import numpy before the baseline, so its own import is not counted
-    fig = measure.measure_retained(lambda: w.build_python(n))
+    fig = memory.measure_retained(lambda: w.build_python(n))
     fig["n"] = elements(w, n)
     return fig
 
@@ -262,9 +262,9 @@ def measure_cpp(workload: str, n: int) -> Dict[str, Any]:
 
     source = w.build_cpp_source(n)
     gc.collect()
-    rss0 = measure.current_rss()
+    rss0 = memory.current_rss()
     container = build_cpp(w, n, source)
-    rss1 = measure.current_rss()
+    rss1 = memory.current_rss()
     fp = container.footprint()
     if len(container) != (n if w.cpp_class != "FloatMatrix" else len(source)):
         raise HarnessError("%s: C++ container holds %d items, expected %d" % (w.name, len(container), n))
@@ -286,8 +286,8 @@ def compare(workload: str, n: int) -> Dict[str, Any]:
     """One row: both sides measured in fresh children, per element, with ratios."""
     w = get_workload(workload)
     guard(w, n)
-    py = measure.run_child("harness.containers:measure_python", {"workload": workload, "n": n})
-    cpp = measure.run_child("harness.containers:measure_cpp", {"workload": workload, "n": n})
+    py = children.run_child("harness.containers:measure_python", {"workload": workload, "n": n})
+    cpp = children.run_child("harness.containers:measure_cpp", {"workload": workload, "n": n})
     m = py["n"]
     row: Dict[str, Any] = {
         "workload": w.name,
@@ -356,7 +356,7 @@ def measure_all(workloads: Sequence[str], sizes: Sequence[int], progress: Any = 
         except BaseException:
             for f in futures:
                 f.cancel()
-            measure.stop_children()  # those of the other threads too: the pool waits for them
+            children.stop_children()  # those of the other threads too: the pool waits for them
             raise
     df = pd.DataFrame([rows[t] for t in tasks])
     df.attrs["skipped"] = skipped
@@ -454,7 +454,7 @@ def add_arguments(parser: Any) -> None:
 
 def run(args: Any) -> Any:
     from harness.output import TopicResult
-    from harness.progress import Progress
+    from harness.core.progress import Progress
 
     sizes = args.sizes or (FULL_SIZES if args.full else DEFAULT_SIZES)
     runnable = [w for w in args.workloads if not WORKLOADS[w].available()]

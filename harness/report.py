@@ -72,7 +72,7 @@ def _plot_png(mod: Any, result: Any) -> Optional[bytes]:
 def run_topics(names: List[str], full: bool, quiet: bool, plots: bool) -> List[Dict[str, Any]]:
     """Run each topic; a topic that cannot run becomes a note, not a failure of the report."""
     from harness import cli
-    from harness.progress import Progress
+    from harness.core.progress import Progress
 
     out = []
     with Progress(len(names), "report", enabled=not quiet) as progress:

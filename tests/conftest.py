@@ -1,5 +1,4 @@
 import os
-import shutil
 import subprocess
 import sys
 
@@ -7,19 +6,15 @@ import pytest
 
 
 def find_python(version: str):
-    """An installed CPython X.Y: on PATH as pythonX.Y, or under pyenv; else None."""
-    cands = []
-    root = os.path.expanduser("~/.pyenv/versions")
-    if os.path.isdir(root):
-        for name in sorted(os.listdir(root), reverse=True):
-            if name == version or name.startswith(version + "."):
-                cands.append(os.path.join(root, name, "bin", "python"))
-    if shutil.which("python" + version):
-        cands.append(shutil.which("python" + version))
-    for cand in cands:  # pyenv shims exist on PATH but fail for versions not selected
-        if os.path.exists(cand) and subprocess.run([cand, "-c", "pass"], capture_output=True).returncode == 0:
-            return cand
-    return None
+    """An installed CPython X.Y other than the one running the tests where one exists (the
+    harness's own finder: PATH and pyenv), else None."""
+    from harness.core.interpreters import find_interpreter
+    from harness.errors import HarnessError
+
+    try:
+        return find_interpreter(version).path
+    except HarnessError:
+        return None
 
 
 def run_cli(*args, timeout=300, env=None):

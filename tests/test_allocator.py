@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from harness import allocator
+from harness.core import interpreters
 from harness.errors import HarnessError
 
 N = 100_000
@@ -131,21 +132,21 @@ def test_bad_input_is_refused_clearly():
 
 
 def test_interpreters_are_found_or_refused():
-    cur = allocator.find_interpreter("current")
+    cur = interpreters.find_interpreter("current")
     assert cur.path == sys.executable
     v = "%d.%d" % sys.version_info[:2]
-    assert allocator.find_interpreter(v).path == sys.executable
-    assert allocator.find_interpreter(sys.executable).version == cur.version
-    with pytest.raises(HarnessError, match="not found"):
-        allocator.find_interpreter("3.99")
+    assert interpreters.find_interpreter(v).path == sys.executable
+    assert interpreters.find_interpreter(sys.executable).version == cur.version
+    with pytest.raises(HarnessError, match="outside the supported range 3.8-3.13"):
+        interpreters.find_interpreter("3.99")
     with pytest.raises(HarnessError, match="give a version"):
-        allocator.find_interpreter("banana")
+        interpreters.find_interpreter("banana")
     with pytest.raises(HarnessError, match="not a CPython"):
-        allocator.find_interpreter("/bin/true")
-    found, notes = allocator.find_interpreters(["all"])
+        interpreters.find_interpreter("/bin/true")
+    found, notes = interpreters.find_interpreters(["all"])
     assert cur.version in [f.version for f in found]
-    assert len(found) + len(notes) == len(allocator.VERSIONS)
-    assert all(f.version.startswith(tuple(allocator.VERSIONS)) for f in found)
+    assert len(found) + len(notes) == len(interpreters.VERSIONS)
+    assert all(f.version.startswith(tuple(interpreters.VERSIONS)) for f in found)
 
 
 def test_a_foreign_interpreter_runs_the_workloads():
@@ -154,7 +155,7 @@ def test_a_foreign_interpreter_runs_the_workloads():
     other = [v for v in ("3.8", "3.13") if v != "%d.%d" % sys.version_info[:2] and find_python(v)]
     if not other:
         pytest.skip("no other CPython installed")
-    it = allocator.find_interpreter(other[0])
+    it = interpreters.find_interpreter(other[0])
     res = allocator.run_workload("keep_1_in_1000", 64, 20_000, python=it.path)
     assert res["child"]["python"] == it.version
     st = steps_of(res)
@@ -235,4 +236,4 @@ def test_cli_refuses_bad_options(cli):
     proc = cli("allocator", "--objects", "10")
     assert proc.returncode == 2 and "out of range" in proc.stderr
     proc = cli("allocator", "--python", "3.99", "--quiet")
-    assert proc.returncode == 2 and "not found" in proc.stderr
+    assert proc.returncode == 2 and "outside the supported range" in proc.stderr

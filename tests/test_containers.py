@@ -2,7 +2,8 @@
 import pandas as pd
 import pytest
 
-from harness import containers, cpp, measure
+from harness.core import memory
+from harness import containers, cpp
 from harness.errors import MemoryGuardError
 
 pytestmark = pytest.mark.skipif(cpp.available() is not None, reason=str(cpp.available()))
@@ -93,7 +94,7 @@ def test_steps_side_by_side_give_the_figures_of_steps_one_by_one():
 def test_guard_counts_the_steps_that_run_at_once():
     n = 10**6
     need = 3 * containers.WORKLOADS["list_int"].estimate_per_element * n
-    jobs = int(measure.available_memory() // need) + 1  # one more than fits
+    jobs = int(memory.available_memory() // need) + 1  # one more than fits
     with pytest.raises(MemoryGuardError, match="%d at once" % jobs):
         containers.measure_all(["list_int"], [n], jobs=jobs)
 

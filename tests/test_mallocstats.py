@@ -6,8 +6,10 @@ import sys
 
 import pytest
 
-from harness import allocator, mallocstats, measure
-from harness.mallocstats import InconsistentStatsError, NotPymallocError, UnknownFormatError, parse
+from harness.core import children, memory
+from harness import allocator
+from harness.core import interpreters, mallocstats
+from harness.core.mallocstats import InconsistentStatsError, NotPymallocError, UnknownFormatError, parse
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "mallocstats")
 FILES = sorted(f for f in os.listdir(DATA) if f.endswith(".txt"))
@@ -150,13 +152,13 @@ def test_parse_takes_text_only():
 
 
 def test_measure_reads_allocated_blocks_through_the_parser(monkeypatch):
-    monkeypatch.setattr(measure, "capture_debugmallocstats", lambda: read("3.11.7-pymalloc-start.txt"))
-    assert measure.pymalloc_allocated_blocks() == parse(read("3.11.7-pymalloc-start.txt")).bytes_in_allocated_blocks
+    monkeypatch.setattr(memory, "capture_debugmallocstats", lambda: read("3.11.7-pymalloc-start.txt"))
+    assert memory.pymalloc_allocated_blocks() == parse(read("3.11.7-pymalloc-start.txt")).bytes_in_allocated_blocks
     for name in ("3.13.0-malloc.txt", "3.13.0-mimalloc.txt"):
-        monkeypatch.setattr(measure, "capture_debugmallocstats", lambda name=name: read(name))
-        assert measure.pymalloc_allocated_blocks() is None
-    monkeypatch.setattr(measure, "capture_debugmallocstats", lambda: "garbage\n")
-    assert measure.pymalloc_allocated_blocks() is None
+        monkeypatch.setattr(memory, "capture_debugmallocstats", lambda name=name: read(name))
+        assert memory.pymalloc_allocated_blocks() is None
+    monkeypatch.setattr(memory, "capture_debugmallocstats", lambda: "garbage\n")
+    assert memory.pymalloc_allocated_blocks() is None
 
 
 def test_this_interpreter_parses_strictly():
@@ -171,7 +173,7 @@ def _interpreters():
     from conftest import find_python
 
     found = [("current", sys.executable)]
-    for v in allocator.VERSIONS:
+    for v in interpreters.VERSIONS:
         p = find_python(v)
         if p and os.path.realpath(p) != os.path.realpath(sys.executable):
             found.append((v, p))
@@ -181,7 +183,7 @@ def _interpreters():
 @pytest.mark.parametrize("version,python", _interpreters())
 def test_parsed_sizes_equal_the_sizes_seen_in_block_addresses(version, python):
     """Arena and pool size read from the report agree with where the interpreter really puts blocks."""
-    g = measure.run_child("harness.allocator:child_geometry", {}, python=python,
+    g = children.run_child("harness.allocator:child_geometry", {}, python=python,
                           env={"PYTHONMALLOC": "pymalloc"})
     assert g["allocator"] == "pymalloc"
     probe = g["probe"]
@@ -199,7 +201,7 @@ def test_parsed_sizes_equal_the_sizes_seen_in_block_addresses(version, python):
 
 @pytest.mark.parametrize("setting,expected", [("malloc", "malloc"), ("malloc_debug", "malloc")])
 def test_other_allocators_are_detected_live(setting, expected):
-    g = measure.run_child("harness.allocator:child_geometry", {}, env={"PYTHONMALLOC": setting})
+    g = children.run_child("harness.allocator:child_geometry", {}, env={"PYTHONMALLOC": setting})
     assert g["allocator"] == expected
     assert "arena_size" not in g
 
@@ -214,5 +216,5 @@ def test_mimalloc_is_detected_live():
                            env=dict(os.environ, PYTHONMALLOC="mimalloc"))
     if probe.returncode != 0:
         pytest.skip("this 3.13 build has no mimalloc")
-    g = measure.run_child("harness.allocator:child_geometry", {}, python=py, env={"PYTHONMALLOC": "mimalloc"})
+    g = children.run_child("harness.allocator:child_geometry", {}, python=py, env={"PYTHONMALLOC": "mimalloc"})
     assert g["allocator"] == "mimalloc"

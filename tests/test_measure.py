@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from harness import measure
+from harness.core import children, memory, timing, units
 from harness.errors import ChildError, HarnessError, MemoryGuardError
 
 from conftest import find_python
@@ -19,7 +19,7 @@ def _floats(n):
 
 def test_requested_bytes_of_list_of_floats_match_getsizeof():
     n = 50_000
-    fig = measure.measure_retained(lambda: _floats(n), rss=False)
+    fig = memory.measure_retained(lambda: _floats(n), rss=False)
     sample = _floats(n)
     expected = sys.getsizeof(sample) + sum(sys.getsizeof(x) for x in sample)
     assert abs(fig["requested"] - expected) / expected < 0.01
@@ -29,7 +29,7 @@ def test_requested_bytes_of_list_of_ints_match_getsizeof_up_to_struct_padding():
     # CPython 3.11+ allocates sizeof(PyLongObject) = 32 bytes for a one-digit int made by
     # arithmetic, while sys.getsizeof reports 28: tracemalloc sees the 32. Round to 8.
     n = 50_000
-    fig = measure.measure_retained(lambda: _ints(n), rss=False)
+    fig = memory.measure_retained(lambda: _ints(n), rss=False)
     sample = _ints(n)
     padded = sys.getsizeof(sample) + sum((sys.getsizeof(x) + 7) // 8 * 8 for x in sample)
     plain = sys.getsizeof(sample) + sum(sys.getsizeof(x) for x in sample)
@@ -38,7 +38,7 @@ def test_requested_bytes_of_list_of_ints_match_getsizeof_up_to_struct_padding():
 
 def test_allocated_is_at_least_requested_and_counts_pymalloc_rounding():
     n = 20_000
-    fig = measure.measure_retained(lambda: _floats(n), rss=False)
+    fig = memory.measure_retained(lambda: _floats(n), rss=False)
     assert fig["allocated_pymalloc"] is not None, "pymalloc counters unreadable"
     # 24-byte floats live in 32-byte pymalloc blocks
     assert fig["allocated"] >= fig["requested"]
@@ -46,14 +46,14 @@ def test_allocated_is_at_least_requested_and_counts_pymalloc_rounding():
 
 
 def test_memory_figures_are_deterministic_across_fresh_processes():
-    a = measure.run_child("harness.containers:measure_python", {"workload": "list_float", "n": 20_000})
-    b = measure.run_child("harness.containers:measure_python", {"workload": "list_float", "n": 20_000})
+    a = children.run_child("harness.containers:measure_python", {"workload": "list_float", "n": 20_000})
+    b = children.run_child("harness.containers:measure_python", {"workload": "list_float", "n": 20_000})
     assert a["requested"] == b["requested"]
     assert a["allocated"] == b["allocated"]
 
 
 def test_run_child_returns_json_data_and_child_info():
-    out = measure.run_child("harness.measure:allocated_now")
+    out = children.run_child("harness.core.memory:allocated_now")
     assert set(out) >= {"pymalloc", "malloc", "child"}
     assert out["child"]["peak_rss"] > 0
     json.dumps(out)  # plain data only
@@ -61,51 +61,51 @@ def test_run_child_returns_json_data_and_child_info():
 
 def test_run_child_turns_child_failures_into_errors():
     with pytest.raises(ChildError, match="unexpected keyword"):
-        measure.run_child("harness.containers:measure_python", {"nope": 1})
+        children.run_child("harness.containers:measure_python", {"nope": 1})
     with pytest.raises(HarnessError, match="unknown workload"):
-        measure.run_child("harness.containers:measure_python", {"workload": "nope", "n": 1})
+        children.run_child("harness.containers:measure_python", {"workload": "nope", "n": 1})
 
 
 def test_run_child_refuses_functions_outside_the_package():
     with pytest.raises(ChildError, match="harness package"):
-        measure.run_child("os:getcwd")
+        children.run_child("os:getcwd")
 
 
 def test_run_child_times_out_and_kills_the_child():
     with pytest.raises(ChildError, match="did not finish"):
-        measure.run_child("harness.measure:time_call", {"func": None}, timeout=0.001)
+        children.run_child("harness.core.memory:time_call", {"func": None}, timeout=0.001)
 
 
 def test_run_child_under_another_interpreter_sees_only_the_stdlib():
     py38 = find_python("3.8")
     if not py38:
         pytest.skip("CPython 3.8 not installed")
-    out = measure.run_child("harness.measure:allocated_now", python=py38)
+    out = children.run_child("harness.core.memory:allocated_now", python=py38)
     assert out["child"]["python"].startswith("3.8")
     assert out["pymalloc"] > 0
 
 
 def test_memory_guard_refuses_what_does_not_fit():
     with pytest.raises(MemoryGuardError, match="free"):
-        measure.check_fits(10 * measure.available_memory(), "a test workload")
-    measure.check_fits(1024, "a tiny workload")
+        memory.check_fits(10 * memory.available_memory(), "a test workload")
+    memory.check_fits(1024, "a tiny workload")
 
 
 def test_peak_of_an_operation_sees_a_temporary_copy():
     big = bytes(8 << 20)
-    fig = measure.measure_peak(lambda: len(bytearray(big)))
+    fig = memory.measure_peak(lambda: len(bytearray(big)))
     assert fig["peak_requested"] >= 8 << 20
     if fig["peak_rss"] is not None:
         assert fig["peak_rss"] >= 4 << 20
 
 
 def test_time_call_reports_spread_and_calibrates_loops():
-    t = measure.time_call(lambda: sum(range(100)), repeat=3, min_time=0.01)
+    t = timing.time_call(lambda: sum(range(100)), repeat=3, min_time=0.01)
     assert t["min"] <= t["median"] <= t["max"]
     assert t["number"] > 1 and t["samples"] == 3
 
 
 def test_format_bytes():
-    assert measure.format_bytes(512) == "512 B"
-    assert measure.format_bytes(1536) == "1.5 KiB"
-    assert measure.format_bytes(3 * 2**30) == "3.0 GiB"
+    assert units.format_bytes(512) == "512 B"
+    assert units.format_bytes(1536) == "1.5 KiB"
+    assert units.format_bytes(3 * 2**30) == "3.0 GiB"

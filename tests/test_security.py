@@ -17,7 +17,9 @@ import threading
 
 import pytest
 
-from harness import measure
+import harness
+from harness.core import children, memory
+from harness import errors
 
 from conftest import find_python, run_cli
 
@@ -81,14 +83,14 @@ def test_a_child_imports_nothing_from_its_working_folder(tmp_path, monkeypatch, 
             pytest.skip("needs CPython 3.8 or 3.13 besides this one (pyenv install 3.8)")
     marker = tmp_path / "ran.txt"
     hostile = plant(tmp_path / "cwd", marker)
-    monkeypatch.setattr(measure, "_child_cwd", lambda: str(hostile))
-    reply = measure.run_child("harness.measure:allocated_now", python=python)
+    monkeypatch.setattr(children, "_child_cwd", lambda: str(hostile))
+    reply = children.run_child("harness.core.memory:allocated_now", python=python)
     assert not marker.exists(), "planted code ran: %s" % marker.read_text()
-    assert reply["child"]["harness"] == os.path.dirname(os.path.abspath(measure.__file__))
+    assert reply["child"]["harness"] == os.path.dirname(os.path.abspath(harness.__file__))
 
 
 def test_the_childrens_folder_is_private_to_the_run():
-    script = "from harness import measure; import os; p = measure._child_cwd(); print(p); print(oct(os.stat(p).st_mode))"
+    script = "from harness.core import children; import os; p = children._child_cwd(); print(p); print(oct(os.stat(p).st_mode))"
     runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
             for _ in range(2)]
     (a, mode_a), (b, mode_b) = runs
@@ -103,12 +105,12 @@ def test_children_of_two_interpreters_start_at_once_on_a_fresh_temp_folder(tmp_p
     if other is None:
         pytest.skip("needs CPython 3.8 or 3.13 besides this one (pyenv install 3.8)")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(measure, "_CWD", None)
+    monkeypatch.setattr(children, "_CWD", None)
     errors, replies = [], []
 
     def one(python):
         try:
-            replies.append(measure.run_child("harness.measure:allocated_now", python=python)["child"]["python"])
+            replies.append(children.run_child("harness.core.memory:allocated_now", python=python)["child"]["python"])
         except Exception as exc:  # collected: the assertion below shows them
             errors.append(repr(exc))
 
@@ -118,7 +120,7 @@ def test_children_of_two_interpreters_start_at_once_on_a_fresh_temp_folder(tmp_p
     for t in threads:
         t.join()
     assert errors == [] and len(replies) == 8
-    assert sorted(os.listdir(tmp_path)) == [os.path.basename(measure._CWD)]  # nothing else in the temp folder
+    assert sorted(os.listdir(tmp_path)) == [os.path.basename(children._CWD)]  # nothing else in the temp folder
 
 
 def test_a_child_runs_the_harness_of_its_own_install_not_anothers(tmp_path):
@@ -126,13 +128,13 @@ def test_a_child_runs_the_harness_of_its_own_install_not_anothers(tmp_path):
     # The second install here is a copy of the package, run without site (so the first install's
     # editable finder cannot reach it); it has a function the first install does not.
     other = tmp_path / "second-install"
-    shutil.copytree(os.path.dirname(measure.__file__), other / "harness",
+    shutil.copytree(os.path.dirname(harness.__file__), other / "harness",
                     ignore=shutil.ignore_patterns("*.so", "__pycache__"))
-    with open(other / "harness" / "measure.py", "a") as fh:
+    with open(other / "harness" / "core" / "memory.py", "a") as fh:
         fh.write("\n\ndef where():\n    import harness\n    return {'file': harness.__file__}\n")
     script = ("import sys; sys.path.insert(0, %r)\n"
-              "from harness import measure\n"
-              "print(measure.run_child('harness.measure:where')['file'])\n") % str(other)
+              "from harness.core import children\n"
+              "print(children.run_child('harness.core.memory:where')['file'])\n") % str(other)
     proc = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-800:]
     assert proc.stdout.strip() == str(other / "harness" / "__init__.py")
@@ -213,7 +215,7 @@ def test_cgroup_v2_limit_of_the_process_or_an_ancestor_caps_free_memory(tmp_path
         "job": ("memory.max", 1 << 30, "memory.current", 600 << 20),           # the parent: 424 MiB left
         "job/step": ("memory.max", "max", "memory.current", 100 << 20),        # no limit of its own
     })
-    assert measure.cgroup_headroom(str(proc), str(root)) == (1 << 30) - (600 << 20)
+    assert memory.cgroup_headroom(str(proc), str(root)) == (1 << 30) - (600 << 20)
 
 
 def test_cgroup_v1_memory_limit_caps_free_memory_and_no_limit_is_none(tmp_path):
@@ -221,16 +223,16 @@ def test_cgroup_v1_memory_limit_caps_free_memory_and_no_limit_is_none(tmp_path):
     proc.write_text("4:memory:/box\n3:cpuset:/\n")
     v1 = {"memory/box": ("memory.limit_in_bytes", 512 << 20, "memory.usage_in_bytes", 12 << 20),
           "memory": ("memory.limit_in_bytes", 9223372036854771712, "memory.usage_in_bytes", 1 << 30)}
-    assert measure.cgroup_headroom(str(proc), str(_cgroup_tree(tmp_path, v1))) == 500 << 20
+    assert memory.cgroup_headroom(str(proc), str(_cgroup_tree(tmp_path, v1))) == 500 << 20
     proc.write_text("4:memory:/\n")
-    assert measure.cgroup_headroom(str(proc), str(tmp_path / "sys")) is None  # 2^63-4096 is "no limit"
+    assert memory.cgroup_headroom(str(proc), str(tmp_path / "sys")) is None  # 2^63-4096 is "no limit"
 
 
 def test_the_memory_guard_refuses_what_the_cgroup_cannot_hold(monkeypatch):
-    monkeypatch.setattr(measure, "cgroup_headroom", lambda: 512 << 20)
-    with pytest.raises(measure.MemoryGuardError, match="cgroup memory limit"):
-        measure.check_fits(1 << 30, "a 1 GiB workload")
-    measure.check_fits(256 << 20, "a 256 MiB workload")  # 70% of 512 MiB is enough
+    monkeypatch.setattr(memory, "cgroup_headroom", lambda: 512 << 20)
+    with pytest.raises(errors.MemoryGuardError, match="cgroup memory limit"):
+        memory.check_fits(1 << 30, "a 1 GiB workload")
+    memory.check_fits(256 << 20, "a 256 MiB workload")  # 70% of 512 MiB is enough
 
 
 @pytest.mark.parametrize("args", [

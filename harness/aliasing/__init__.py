@@ -11,7 +11,7 @@ and a CuPy model of a device-resident shared variable):
    of ``numpy.copyto`` measured in the same run (on a GPU: of the transfer
    limits), and calls per second for small arrays.
 
-Each backend runs in its own child process (``harness.measure.run_child``),
+Each backend runs in its own child process (``harness.core.children.run_child``),
 with the environment it needs (``THEANO_FLAGS`` for Theano) and, when asked,
 another interpreter (``--python theano=/path/to/venv/bin/python``).
 
@@ -137,7 +137,8 @@ def run_topic(backends: Optional[Sequence[str]] = None, *, device: str = "cpu",
     "backends" ({name: versions, interpreter, seconds})}.
     """
     import pandas as pd
-    from harness.measure import check_fits, run_child
+    from harness.core.memory import check_fits
+    from harness.core.children import run_child
 
     if device not in ("cpu", "gpu"):
         raise HarnessError("unknown device %r (choose cpu or gpu)" % device)
@@ -467,7 +468,7 @@ def verdicts(conf: "Any", tput: "Any", overhead_df: "Any") -> List[Any]:
 
 def run(args: argparse.Namespace) -> Any:
     from harness.output import TopicResult
-    from harness.progress import Progress
+    from harness.core.progress import Progress
 
     sizes = list(args.sizes or DEFAULT_SIZES)
     if args.large:

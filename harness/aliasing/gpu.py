@@ -32,7 +32,7 @@ import shutil
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from harness.aliasing.backends import INSTALL, Backend, _missing
-from harness.measure import time_call
+from harness.core.timing import time_call
 
 LIMITS = ("h2d pageable", "h2d pinned", "d2h pageable", "d2h pinned", "d2d")
 

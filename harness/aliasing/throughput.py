@@ -1,7 +1,7 @@
 """Throughput: time and GB/s of each operation, borrow vs copy, against the memcpy limit.
 
 Every operation is timed on a float64 array of each size with
-``harness.measure.time_call`` (calibrated loops, median of ``repeat`` samples).
+``harness.core.timing.time_call`` (calibrated loops, median of ``repeat`` samples).
 The limit is ``numpy.copyto`` into a preallocated array of the same size,
 timed the same way in the same process just before; each operation's speed is
 given as a fraction of it. The harness's own cost per timed call is measured
@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from harness.aliasing.backends import Backend, load_backend
 from harness.errors import BackendMissing, HarnessError
-from harness.measure import time_call
+from harness.core.timing import time_call
 
 OPERATIONS = ("copy", "shared", "get_value", "get_value_internal", "set_value", "call", "update_pattern")
 KB, MB = 1000, 1000 * 1000

@@ -61,7 +61,7 @@ arrays; numpy.save for arrays):
 
 Each object is built in a fresh child process and each method measured there:
   pickled        serialised bytes (in-band + out-of-band; file size for files)
-  dump/load ms   median time of one call (harness.measure.time_call), with the IQR
+  dump/load ms   median time of one call (harness.core.timing.time_call), with the IQR
   peak traced    tracemalloc's peak above the start (requested bytes; numpy buffers
                  included, the C++ heap of harness._containers not)
   peak RSS       the RSS high-water mark above the RSS at the start, in a process
@@ -146,9 +146,9 @@ def _finish_row(obj: str, size: int, payload: int, row: Dict[str, Any], python: 
 
 def probe(objects: Sequence[str], methods: Sequence[str], python: Optional[str] = None) -> Dict[str, Any]:
     """What the measuring interpreter can run (see ``child.probe``), asked in a child process."""
-    from harness import measure
+    from harness.core import children, memory
 
-    return measure.run_child("harness.pickling.child:probe", {"objects": list(objects), "methods": list(methods)},
+    return children.run_child("harness.pickling.child:probe", {"objects": list(objects), "methods": list(methods)},
                              python=python, timeout=300)
 
 
@@ -158,12 +158,12 @@ def measure_one(object: str, size: int, method: str, *, python: Optional[str] = 
 
     Raises BackendMissing when the object or method cannot run in that interpreter.
     """
-    from harness import measure
+    from harness.core import children, memory
     from harness.errors import BackendMissing
 
     spec = get_object(object)
     get_method(method)
-    measure.check_fits(spec.payload(size) * spec.mem_factor, "pickling %s of %s" % (object, _fmt(size)))
+    memory.check_fits(spec.payload(size) * spec.mem_factor, "pickling %s of %s" % (object, _fmt(size)))
     results = _run_case(object, int(size), [method], python, repeat, max_time)
     res = results[0]
     if "skipped" in res:
@@ -205,7 +205,7 @@ def _run_case(obj: str, size: int, methods: List[str], python: Optional[str], re
     import json
     import tempfile
 
-    from harness import measure
+    from harness.core import children, memory
     from harness.errors import ChildError
 
     out: List[Dict[str, Any]] = []
@@ -216,7 +216,7 @@ def _run_case(obj: str, size: int, methods: List[str], python: Optional[str], re
             kwargs = {"object": obj, "size": int(size), "methods": left, "repeat": repeat,
                       "max_time": max_time, "journal": journal}
             try:
-                out.append(measure.run_child("harness.pickling.child:measure_case", kwargs, python=python))
+                out.append(children.run_child("harness.pickling.child:measure_case", kwargs, python=python))
                 return out
             except ChildError as exc:
                 done: List[Dict[str, Any]] = []
@@ -265,7 +265,7 @@ def _last_words(message: str) -> str:
 
 
 def _fmt(n: float) -> str:
-    from harness.measure import format_bytes
+    from harness.core.units import format_bytes
 
     return format_bytes(n)
 
@@ -285,7 +285,7 @@ def measure_all(objects: Optional[Sequence[str]] = None, sizes: Optional[Sequenc
     """
     import pandas as pd
 
-    from harness import measure
+    from harness.core import children, memory
 
     notes = notes if notes is not None else []
     cases = plan(objects, sizes, methods, full)
@@ -305,7 +305,7 @@ def measure_all(objects: Optional[Sequence[str]] = None, sizes: Optional[Sequenc
     cases = [c for c in cases if c[2]]
     for o, s, _ in cases:
         spec = OBJECTS[o]
-        measure.check_fits(spec.payload(s) * spec.mem_factor, "pickling %s of %s" % (o, _fmt(s)))
+        memory.check_fits(spec.payload(s) * spec.mem_factor, "pickling %s of %s" % (o, _fmt(s)))
 
     if progress is not None:
         progress.total = len(cases)

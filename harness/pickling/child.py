@@ -1,4 +1,4 @@
-"""Measurements that run inside a fresh child process (``harness.measure.run_child``).
+"""Measurements that run inside a fresh child process (``harness.core.children.run_child``).
 
 ``measure_case`` builds one object and, for each method asked, measures:
 
@@ -7,7 +7,7 @@
   mark above the RSS at the start (``VmHWM`` after resetting it; it sees
   everything, at page granularity) and tracemalloc's peak (requested bytes;
   numpy buffers included, the C++ heap of ``harness._containers`` not),
-* the median time of the dump and of the load (``harness.measure.time_call``),
+* the median time of the dump and of the load (``harness.core.timing.time_call``),
 * whether the loaded object equals the original (every run), and for the zip
   methods whether numpy alone reads the arrays back.
 
@@ -35,7 +35,7 @@ import tracemalloc
 import warnings
 from typing import Any, Callable, Dict, List, Optional
 
-from harness import measure
+from harness.core import memory, timing
 from harness.errors import BackendMissing
 from harness.pickling.methods import DEFAULT, HIGHEST, Workspace, get_method, numpy_readable
 from harness.pickling.objects import OBJECTS, get_object
@@ -44,7 +44,7 @@ from harness.pickling.objects import OBJECTS, get_object
 def _settle() -> None:
     gc.collect()
     gc.collect()
-    measure.malloc_trim()
+    memory.malloc_trim()
 
 
 def _error_text(exc: BaseException) -> str:
@@ -73,10 +73,10 @@ def _rss_peak(op: Callable[[], Any]) -> Any:
     """
     _settle()
     file0 = rss_file()
-    rss0 = measure.current_rss()
-    ok = measure.reset_peak_rss()
+    rss0 = memory.current_rss()
+    ok = memory.reset_peak_rss()
     value = op()
-    hwm = measure.peak_rss()
+    hwm = memory.peak_rss()
     code = max(rss_file() - file0, 0)
     return value, (max(hwm - rss0 - code, 0) if ok else None)
 
@@ -207,9 +207,9 @@ def traced_and_timed(spec: Any, obj: Any, method_name: str, repeat: int = 3, min
             old, holder[0] = holder[0], m.dump(obj, ws)
             old.discard()
 
-        t_dump = measure.time_call(dump, repeat=reps["dump"], min_time=min_time, max_time=max_time)
+        t_dump = timing.time_call(dump, repeat=reps["dump"], min_time=min_time, max_time=max_time)
         art = holder[0]
-        t_load = measure.time_call(lambda: m.load(art), repeat=reps["load"], min_time=min_time, max_time=max_time)
+        t_load = timing.time_call(lambda: m.load(art), repeat=reps["load"], min_time=min_time, max_time=max_time)
         art.discard()
     return {"dump_peak_traced": dump_traced, "load_peak_traced": load_traced,
             "dump_s": t_dump["median"], "dump_iqr": t_dump["iqr"], "dump_min": t_dump["min"],

@@ -40,7 +40,7 @@ def add_arguments(parser: "argparse.ArgumentParser") -> None:
 
 def run(args: "argparse.Namespace") -> TopicResult:
     from harness.pickling import measure_all
-    from harness.progress import Progress
+    from harness.core.progress import Progress
 
     if args.repeat < 1 or args.repeat > 100:
         raise HarnessError("--repeat must be between 1 and 100, got %d" % args.repeat)

@@ -1,4 +1,4 @@
-"""Entry point of measurement child processes, started by ``harness.measure.child_command``.
+"""Entry point of measurement child processes, started by ``harness.core.children.child_command``.
 
 The parent writes one JSON object to our stdin: {"func": "harness.mod:function",
 "kwargs": {...}}. We call the function and write its JSON-serialisable result
@@ -17,7 +17,7 @@ import platform
 import sys
 import traceback
 
-from harness.measure import peak_rss
+from harness.core.memory import peak_rss
 
 
 def main() -> int:

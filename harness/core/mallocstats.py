@@ -1,7 +1,7 @@
 """Parser for ``sys._debugmallocstats()``: pymalloc's arenas, pools and size classes.
 
 CPython writes the report to file descriptor 2 (capture it with
-``harness.measure.capture_debugmallocstats()``, preferably in a child
+``harness.core.memory.capture_debugmallocstats()``, preferably in a child
 process). Its shape depends on the allocator in use:
 
 * pymalloc (the default of CPython 3.8 to 3.13): a size-class table, arena
@@ -414,7 +414,7 @@ def check(stats: MallocStats) -> None:
 
 def current() -> MallocStats:
     """Parse this interpreter's report now (run it in a child process for clean figures)."""
-    from harness.measure import capture_debugmallocstats
+    from harness.core.memory import capture_debugmallocstats
 
     text = capture_debugmallocstats()
     if not text:

@@ -1,0 +1,246 @@
+"""Hostile and careless input to merge-results and the report's results section, concurrent merges,
+killed merges, and where the report's -o writes (symbolic links, devices, FIFOs)."""
+import json
+import os
+import resource
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from harness import asvresults, merge, report
+from harness.cli import main as cli_main
+from harness.errors import HarnessError
+from harness.output import write_atomic
+
+COLS = ["result", "params", "version", "started_at", "duration"]
+PARAMS = [["'a'", "'b'"]]
+
+
+def result_file(machine="box", commit="abcdef1234567890", env="py3.11", python="3.11", results=None, **extra):
+    data = {
+        "commit_hash": commit, "env_name": env, "date": 1700000000000, "params": {"machine": machine, "python": python},
+        "python": python, "requirements": {}, "env_vars": {}, "result_columns": COLS, "durations": {}, "version": 2,
+        "results": {n: [vals, PARAMS, "v1", 1700000000000, 1.0] for n, vals in (results or {}).items()},
+    }
+    data.update(extra)
+    return data
+
+
+def make_source(root, benchmarks, files, machine="box"):
+    """A results folder: benchmarks.json of ``benchmarks``, and {file name: JSON or raw text} in root/machine."""
+    os.makedirs(os.path.join(root, machine), exist_ok=True)
+    defs = {n: {"name": n, "version": "v1", "type": "track", "unit": "bytes", "params": PARAMS,
+                "param_names": ["kind"]} for n in benchmarks}
+    with open(os.path.join(root, "benchmarks.json"), "w") as fh:
+        json.dump(dict(defs, version=2), fh)
+    with open(os.path.join(root, machine, "machine.json"), "w") as fh:
+        json.dump({"machine": machine, "version": 1}, fh)
+    for name, data in files.items():
+        with open(os.path.join(root, machine, name), "w") as fh:
+            fh.write(data if isinstance(data, str) else json.dumps(data))
+    return str(root)
+
+
+def benchmarks_in(root):
+    return sorted((m, b) for m, path in asvresults.iter_result_files(str(root))
+                  for b in asvresults.read_result_file(path)["results"])
+
+
+def run_py(code, timeout=20):
+    """Run ``code`` in a fresh interpreter with 3 GiB of address space: a hang or a runaway read
+    fails the test instead of the machine."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    try:
+        return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                              timeout=timeout, preexec_fn=limit)
+    except subprocess.TimeoutExpired:
+        pytest.fail("hung for %d s" % timeout)
+
+
+def errors_of_load_and_merge(src, dest, timeout=20):
+    """What asvresults.load(src) (the report's reader) and merge.merge([src], dest) say, in run_py:
+    "ERROR <message>" or "no error" for each."""
+    r = run_py("""
+        from harness import asvresults, merge
+        from harness.errors import HarnessError
+        for call in (lambda: asvresults.load(%r), lambda: merge.merge([%r], %r)):
+            try:
+                call()
+                print("no error")
+            except HarnessError as exc:
+                print("ERROR", exc)
+    """ % (src, src, dest), timeout=timeout)
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0 and len(lines) == 2, r.stdout + r.stderr
+    return lines
+
+
+# --------------------------------------------------------------------------
+# 10: hand-made asv JSON: shapes, depth, sizes, combinations, files that are not files
+
+GOOD = {"b.track_x": [1.0, 2.0]}
+HOSTILE_ROWS = {
+    "a row that is 5": (lambda d: d["results"].update({"b.track_x": 5}), "malformed result row"),
+    "a row that is {}": (lambda d: d["results"].update({"b.track_x": {}}), "malformed result row"),
+    "a date that is a string": (lambda d: d.update(date="yesterday"), "date must be a number"),
+    "integer params": (lambda d: d["results"]["b.track_x"].__setitem__(1, [[1, 2]]), "must be strings"),
+    "a null param value": (lambda d: d["results"]["b.track_x"].__setitem__(1, [[None, "'b'"]]), "must be strings"),
+    "params that are not lists": (lambda d: d["results"]["b.track_x"].__setitem__(1, 5), "list of lists"),
+    "a commit that is a number": (lambda d: d.update(commit_hash=5), "commit_hash must be a string"),
+    "durations that are a list": (lambda d: d.update(durations=[1]), "durations must be an object"),
+    "too few results": (lambda d: d["results"]["b.track_x"].__setitem__(0, [1.0]), "1 results for 2"),
+}
+
+
+def hostile(case):
+    data = result_file(results=GOOD)
+    HOSTILE_ROWS[case][0](data)
+    return data
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_ROWS))
+def test_hostile_result_file_is_one_error_in_the_report_and_in_merge(tmp_path, case):
+    src = make_source(tmp_path / "src", ["b.track_x"], {"abcdef12-py3.11.json": hostile(case)})
+    needle = HOSTILE_ROWS[case][1]
+    with pytest.raises(HarnessError, match=needle) as info:
+        asvresults.load(src)
+    assert "abcdef12-py3.11.json" in str(info.value)
+    with pytest.raises(HarnessError, match=needle):
+        report.versions_table(src)
+    # merge-results refuses what the report refuses (a shard on each side, so both are read and merged)
+    dest = make_source(tmp_path / "dest", ["b.track_x"], {"abcdef12-py3.11.json": result_file(results={})})
+    with pytest.raises(HarnessError, match=needle):
+        merge.merge([src], dest)
+
+
+def test_json_nested_100k_deep_is_an_error_not_a_recursion(tmp_path):
+    text = '{"results": ' + "[" * 100000 + "]" * 100000 + "}"
+    src = make_source(tmp_path / "src", ["b.track_x"], {"abcdef12-py3.11.json": text})
+    for call in (lambda: asvresults.load(src), lambda: merge.merge([src], str(tmp_path / "d"))):
+        with pytest.raises(HarnessError, match="nested too deeply"):
+            call()
+    deep = result_file(results={"b.track_x": [json.loads("[" * 200 + "]" * 200), 1.0]})
+    make_source(tmp_path / "src2", ["b.track_x"], {"abcdef12-py3.11.json": deep})
+    with pytest.raises(HarnessError, match="nested more than 64 deep"):
+        asvresults.load(str(tmp_path / "src2"))
+
+
+def test_a_string_date_in_two_shards_is_an_error_not_a_type_error(tmp_path):
+    a = make_source(tmp_path / "a", ["b.track_x"], {"abcdef12-py3.11.json": result_file(results=GOOD)})
+    b = make_source(tmp_path / "b", ["b.track_y"],
+                    {"abcdef12-py3.11.json": result_file(results={"b.track_y": [1.0, 2.0]}, date="x")})
+    with pytest.raises(HarnessError, match="date must be a number"):
+        merge.merge([a, b], str(tmp_path / "d"))
+
+
+def test_combinations_are_counted_before_they_are_made(tmp_path):
+    # 48 KB: 8 parameters of 40 values each, 6.5e12 combinations
+    params = [["'%d-%s'" % (i, "x" * 140) for i in range(40)] for _ in range(8)]
+    data = result_file(results={"b.track_x": [1.0]})
+    data["results"]["b.track_x"][1] = params
+    src = make_source(tmp_path / "src", ["b.track_x"], {"abcdef12-py3.11.json": data})
+    lines = errors_of_load_and_merge(src, str(tmp_path / "d"))
+    assert all(l.startswith("ERROR") and "more than 100000 parameter combinations" in l for l in lines), lines
+
+
+@pytest.mark.parametrize("kind", ["symlink to /dev/zero", "fifo", "bigger than 64 MiB"])
+def test_files_that_are_not_small_regular_files_are_refused_at_once(tmp_path, kind):
+    src = make_source(tmp_path / "src", ["b.track_x"], {})
+    path = os.path.join(src, "box", "abcdef12-py3.11.json")
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "symlink to /dev/zero":
+        os.symlink("/dev/zero", path)
+    else:
+        with open(path, "wb") as fh:
+            fh.truncate((64 << 20) + 1)  # sparse
+    needle = {"fifo": "is a FIFO", "symlink to /dev/zero": "is a symbolic link",
+              "bigger than 64 MiB": "at most 64 MiB"}[kind]
+    t0 = time.monotonic()
+    lines = errors_of_load_and_merge(src, str(tmp_path / "d"), timeout=15)
+    assert all(l.startswith("ERROR") and needle in l and path in l for l in lines), lines
+    assert time.monotonic() - t0 < 10
+
+
+def test_the_kept_results_pass_the_checks():
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "results")
+    paths = [path for _, path in asvresults.iter_result_files(root)]
+    assert len(paths) > 10
+    for path in paths:
+        asvresults.expand(asvresults.read_result_file(path), path)
+    asvresults.read_benchmarks_file(os.path.join(root, "benchmarks.json"))
+
+
+# --------------------------------------------------------------------------
+# 15: what merge-results takes as a source; leftovers of a killed merge
+
+THIS = ["bench_containers.BytesPerElement.track_ratio_allocated"]
+
+
+KILLED_MERGE = """
+    import os, signal, sys
+    real_replace = os.replace
+    def replace(src, dst):  # killed between writing the temporary file and its rename
+        os.kill(os.getpid(), signal.%s)
+        real_replace(src, dst)
+    os.replace = replace
+    from harness.cli import main
+    sys.exit(main(sys.argv[1:]))
+"""
+
+
+def leftovers(root):
+    return [os.path.join(d, f) for d, _, files in os.walk(root) for f in files if f.endswith(".tmp")]
+
+
+# --------------------------------------------------------------------------
+# 6: two merges into one destination at once
+
+
+def shards(root, count, bench, machine="box"):
+    """``count`` result files of one machine (one per commit), each with the benchmark ``bench``."""
+    files = {"%08x-py3.11.json" % i: result_file(commit="%08x" % i + "0" * 8, results={bench: [1.0, 2.0]})
+             for i in range(count)}
+    return make_source(root, [bench], files, machine=machine)
+
+
+# --------------------------------------------------------------------------
+# 9: the report reads --results before it measures anything
+
+
+@pytest.fixture
+def no_topics(monkeypatch, tmp_path):
+    """report.main without the measurements, in a working folder with no results/: records whether they started."""
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr(report, "run_topics", lambda *a, **k: calls.append(a) or [])
+    return calls
+
+
+def bad_results(root):
+    return make_source(root, ["b.track_x"], {"abcdef12-py3.11.json": hostile("integer params")})
+
+
+# --------------------------------------------------------------------------
+# 11: where -o writes
+
+
+def read_fifo(path):
+    """A reader of the FIFO ``path`` in another process; returns a function giving what it read."""
+    proc = subprocess.Popen(["cat", str(path)], stdout=subprocess.PIPE)
+
+    def result():
+        try:
+            return proc.communicate(timeout=10)[0]
+        finally:
+            proc.kill()
+    return result
+

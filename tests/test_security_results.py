@@ -244,3 +244,28 @@ def read_fifo(path):
             proc.kill()
     return result
 
+
+def test_write_atomic_writes_to_a_fifo_and_through_a_link_to_it_never_replacing_it(tmp_path):
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "stdout"  # as /dev/stdout is a link to where the output goes
+    link.symlink_to(fifo)
+    for path in (fifo, link):
+        got = read_fifo(fifo)
+        try:
+            write_atomic(str(path), "hello\n")
+        finally:
+            data = got()
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode) and link.is_symlink()
+        assert data == b"hello\n"
+    assert sorted(os.listdir(tmp_path)) == ["out.fifo", "stdout"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a character device needs root")
+def test_write_atomic_writes_to_a_character_device_in_place(tmp_path):
+    null = tmp_path / "null"  # a /dev/null of our own, in the test's folder
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    write_atomic(str(null), "discarded\n")
+    st = os.stat(null)
+    assert stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)
+    assert sorted(os.listdir(tmp_path)) == ["null"]

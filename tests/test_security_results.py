@@ -133,6 +133,16 @@ def test_json_nested_100k_deep_is_an_error_not_a_recursion(tmp_path):
         asvresults.load(str(tmp_path / "src2"))
 
 
+def test_a_benchmark_definition_that_is_5_is_an_error(tmp_path):
+    a = make_source(tmp_path / "a", ["b.track_x"], {"abcdef12-py3.11.json": result_file(results=GOOD)})
+    b = make_source(tmp_path / "b", [], {}, machine="other")
+    defs = json.loads((tmp_path / "b" / "benchmarks.json").read_text())
+    defs["b.track_x"] = 5
+    (tmp_path / "b" / "benchmarks.json").write_text(json.dumps(defs))
+    with pytest.raises(HarnessError, match="benchmark b.track_x: the definition must be an object"):
+        merge.merge([a, b], str(tmp_path / "d"))
+
+
 def test_a_string_date_in_two_shards_is_an_error_not_a_type_error(tmp_path):
     a = make_source(tmp_path / "a", ["b.track_x"], {"abcdef12-py3.11.json": result_file(results=GOOD)})
     b = make_source(tmp_path / "b", ["b.track_y"],
@@ -185,6 +195,31 @@ def test_the_kept_results_pass_the_checks():
 THIS = ["bench_containers.BytesPerElement.track_ratio_allocated"]
 
 
+def test_another_projects_results_are_refused(tmp_path, capsys):
+    dest = make_source(tmp_path / "dest", THIS, {"abcdef12-py3.11.json": result_file(results={THIS[0]: [1.0, 2.0]})})
+    other = make_source(tmp_path / "other", ["benchmarks.TimeSuite.time_keys"],
+                        {"12345678-py3.11.json": result_file(commit="1234567890abcdef",
+                                                             results={"benchmarks.TimeSuite.time_keys": [1.0, 2.0]})})
+    rc = cli_main(["merge-results", other, "--into", dest, "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "another project" in err and "benchmarks" in err
+    assert not os.path.exists(os.path.join(dest, "box", "12345678-py3.11.json"))
+
+
+def test_a_machine_folder_as_source_says_what_was_expected(tmp_path, capsys):
+    src = make_source(tmp_path / "src", THIS, {"abcdef12-py3.11.json": result_file(results={THIS[0]: [1.0, 2.0]})})
+    rc = cli_main(["merge-results", os.path.join(src, "box"), "--into", str(tmp_path / "d"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "looks like the folder of one machine" in err and "expected an asv results folder" in err
+    (tmp_path / "empty").mkdir()
+    rc = cli_main(["merge-results", str(tmp_path / "empty"), "--into", str(tmp_path / "d"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "holds no asv results" in err, err
+    assert not (tmp_path / "d").exists()
+
+
 KILLED_MERGE = """
     import os, signal, sys
     real_replace = os.replace
@@ -201,6 +236,27 @@ def leftovers(root):
     return [os.path.join(d, f) for d, _, files in os.walk(root) for f in files if f.endswith(".tmp")]
 
 
+def test_the_next_merge_removes_what_a_killed_merge_left(tmp_path):
+    src = make_source(tmp_path / "src", THIS, {"abcdef12-py3.11.json": result_file(results={THIS[0]: [1.0, 2.0]})})
+    dest = str(tmp_path / "dest")
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(KILLED_MERGE % "SIGKILL"), "merge-results", src,
+                        "--into", dest, "--quiet"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == -signal.SIGKILL
+    assert leftovers(dest)  # a hidden temporary file, where the kill left it
+    assert cli_main(["merge-results", src, "--into", dest, "--quiet"]) == 0
+    assert leftovers(dest) == []
+    assert benchmarks_in(dest) == benchmarks_in(src)
+
+
+def test_sigterm_mid_merge_leaves_no_temporary_file(tmp_path):
+    src = make_source(tmp_path / "src", THIS, {"abcdef12-py3.11.json": result_file(results={THIS[0]: [1.0, 2.0]})})
+    dest = str(tmp_path / "dest")
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(KILLED_MERGE % "SIGTERM"), "merge-results", src,
+                        "--into", dest, "--quiet"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 128 + signal.SIGTERM, r.stderr
+    assert leftovers(dest) == []
+
+
 # --------------------------------------------------------------------------
 # 6: two merges into one destination at once
 
@@ -210,6 +266,68 @@ def shards(root, count, bench, machine="box"):
     files = {"%08x-py3.11.json" % i: result_file(commit="%08x" % i + "0" * 8, results={bench: [1.0, 2.0]})
              for i in range(count)}
     return make_source(root, [bench], files, machine=machine)
+
+
+def test_a_merge_waits_for_the_one_under_way_and_loses_nothing(tmp_path, monkeypatch):
+    a = shards(tmp_path / "a", 20, "b.track_from_a")
+    b = shards(tmp_path / "b", 20, "b.track_from_b")
+    dest = str(tmp_path / "dest")
+    os.mkdir(dest)
+    planned, go, waited = threading.Event(), threading.Event(), []
+    real_write = merge.write
+
+    def write(files, into):  # the first merge has read the destination, and pauses before it writes
+        if threading.current_thread().name == "first":
+            planned.set()
+            go.wait(10)
+        real_write(files, into)
+
+    monkeypatch.setattr(merge, "write", write)
+    errors = []
+
+    def run(src, **kw):
+        try:
+            merge.merge([src], dest, **kw)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    first = threading.Thread(target=run, args=(a,), name="first")
+    first.start()
+    assert planned.wait(10)
+    second = threading.Thread(target=run, args=(b,), kwargs={"wait": 20, "on_wait": waited.append}, name="second")
+    second.start()
+    time.sleep(0.5)  # the second merge reads and writes now, unless it waits for the first
+    go.set()
+    first.join(20)
+    second.join(20)
+    assert not errors, errors
+    assert waited and "waiting for another merge into" in waited[0]
+    assert benchmarks_in(dest) == sorted(benchmarks_in(a) + benchmarks_in(b))
+
+
+def test_two_concurrent_merge_commands_keep_every_benchmark(tmp_path):
+    a = shards(tmp_path / "a", 150, "b.track_from_a")
+    b = shards(tmp_path / "b", 150, "b.track_from_b")
+    dest = str(tmp_path / "dest")
+    procs = [subprocess.Popen([sys.executable, "-m", "harness", "merge-results", src, "--into", dest, "--quiet"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for src in (a, b)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert benchmarks_in(dest) == sorted(benchmarks_in(a) + benchmarks_in(b))
+
+
+def test_a_held_lock_with_no_wait_is_refused_naming_the_holder(tmp_path, capsys):
+    a = shards(tmp_path / "a", 1, "b.track_x")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with merge.locked(str(dest), wait=0):
+        rc = cli_main(["merge-results", a, "--into", str(dest), "--wait", "0", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "another merge into %s is running (pid %d)" % (dest, os.getpid()) in err
+    assert os.listdir(dest) == []
+    assert cli_main(["merge-results", a, "--into", str(dest), "--quiet"]) == 0  # released
+    assert sorted(os.listdir(dest)) == ["benchmarks.json", "box"]  # no lock file left in the results
 
 
 # --------------------------------------------------------------------------

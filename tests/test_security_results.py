@@ -347,8 +347,71 @@ def bad_results(root):
     return make_source(root, ["b.track_x"], {"abcdef12-py3.11.json": hostile("integer params")})
 
 
+def test_a_bad_results_option_stops_the_report_before_measuring(tmp_path, capsys, no_topics):
+    bad = bad_results(tmp_path / "bad")
+    out = str(tmp_path / "r.html")
+    for results, needle in ((bad, "must be strings"), (str(tmp_path / "missing"), "is not a folder"),
+                            (os.path.join(bad, "box"), "holds no asv result files")):
+        rc = cli_main(["report", "--topics", "containers", "-o", out, "--quiet", "--results", results])
+        err = capsys.readouterr().err
+        assert rc == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    assert no_topics == []
+    assert not os.path.exists(out)
+
+
+@pytest.mark.parametrize("kind", ["integer params", "not asv"])
+def test_an_unusable_default_results_folder_is_noted_in_the_report(tmp_path, capsys, monkeypatch, no_topics, kind):
+    monkeypatch.chdir(tmp_path)
+    if kind == "integer params":
+        bad_results(tmp_path / "results")
+    else:  # an unrelated results/ folder in the working folder
+        (tmp_path / "results" / "run1").mkdir(parents=True)
+        (tmp_path / "results" / "run1" / "scores.json").write_text('{"accuracy": 0.9}')
+    rc = cli_main(["report", "--topics", "containers", "-o", "r.html"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert no_topics, "the topics were measured"
+    md = (tmp_path / "r.md").read_text()
+    html = (tmp_path / "r.html").read_text()
+    why = "must be strings" if kind == "integer params" else "unknown asv result format version None"
+    assert "## Across versions (asv results)" in md and "Not loaded from results/:" in md and why in md
+    assert "Not loaded from results/:" in html
+    assert "[not loaded]" in err
+
+
+def test_a_good_results_folder_is_tabled(tmp_path, no_topics, capsys):
+    src = make_source(tmp_path / "src", ["b.track_x"], {"abcdef12-py3.11.json": result_file(results=GOOD)})
+    assert cli_main(["report", "--topics", "containers", "-o", str(tmp_path / "r.md"), "--results", src,
+                     "--quiet"]) == 0
+    md = (tmp_path / "r.md").read_text()
+    assert "From the asv results in %s/" % src in md and "| b.track_x | 'a' | 1 |" in md
+
+
 # --------------------------------------------------------------------------
 # 11: where -o writes
+
+
+def test_o_md_gets_the_markdown_and_the_html_goes_beside_it(tmp_path, no_topics, capsys):
+    assert cli_main(["report", "--topics", "containers", "-o", str(tmp_path / "r.md"), "--quiet"]) == 0
+    assert (tmp_path / "r.md").read_text().startswith("# memharness report")
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    assert cli_main(["report", "--topics", "containers", "-o", str(tmp_path / "s.html"), "--quiet"]) == 0
+    assert (tmp_path / "s.md").read_text().startswith("# memharness report")
+    assert (tmp_path / "s.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_o_through_a_symbolic_link_writes_its_target(tmp_path, no_topics, capsys):
+    (tmp_path / "site").mkdir()
+    target = tmp_path / "site" / "report.html"
+    target.write_text("stale")
+    target.chmod(0o640)
+    link = tmp_path / "latest.html"
+    link.symlink_to(target)
+    assert cli_main(["report", "--topics", "containers", "-o", str(link), "--quiet"]) == 0
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text().startswith("<!DOCTYPE html>")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640  # the file replaced keeps its permissions
+    assert (tmp_path / "latest.md").read_text().startswith("# memharness report")
 
 
 def read_fifo(path):
@@ -377,6 +440,19 @@ def test_write_atomic_writes_to_a_fifo_and_through_a_link_to_it_never_replacing_
         assert stat.S_ISFIFO(os.stat(fifo).st_mode) and link.is_symlink()
         assert data == b"hello\n"
     assert sorted(os.listdir(tmp_path)) == ["out.fifo", "stdout"]
+
+
+def test_report_o_to_a_fifo_writes_one_file_into_it(tmp_path, no_topics, capsys):
+    fifo = tmp_path / "stdout"
+    os.mkfifo(fifo)
+    got = read_fifo(fifo)
+    try:
+        rc = cli_main(["report", "--topics", "containers", "-o", str(fifo), "--quiet"])
+    finally:
+        data = got()
+    assert rc == 0, capsys.readouterr().err
+    assert data.startswith(b"<!DOCTYPE html>")
+    assert sorted(os.listdir(tmp_path)) == ["stdout"]  # no stdout.md beside it
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a character device needs root")

@@ -2,6 +2,8 @@
 
 Every file is written atomically: to a temporary file in the same folder,
 then renamed over the target, so an interrupted run leaves no half file.
+A symbolic link is written through (its target is replaced), and a character
+device or FIFO such as /dev/stdout is written to in place, never replaced.
 """
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ import json
 import math
 import os
 import platform
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from harness.errors import HarnessError
 
@@ -132,11 +135,60 @@ def render(result: TopicResult, fmt: str) -> str:
     raise HarnessError("unknown format %r (choose from %s)" % (fmt, ", ".join(FORMATS)))
 
 
+# Temporary files of write_atomic: a recognisable name, so that a writer killed before its rename
+# (SIGKILL, power loss) leaves something that the next writer of that folder can clean up
+# (merge-results does, under its lock).
+TEMP_PREFIX = ".memharness-"
+TEMP_SUFFIX = ".tmp"
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` (a file name, no folder) is one of write_atomic's temporary files."""
+    return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
+
+
+def _target(path: str) -> Tuple[str, Optional[os.stat_result]]:
+    """Where writing ``path`` lands, and what is there now (None: nothing yet).
+
+    A symbolic link is followed: the file it points to is written, the link stays. A device or a
+    FIFO is returned as named (through /dev/stdout's /proc link, say): it is written to, not replaced.
+    """
+    try:
+        st = os.stat(path)  # follows links
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    except OSError as exc:  # a loop of links, a folder that may not be searched
+        raise HarnessError("cannot write %s: %s" % (path, exc.strerror or exc)) from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        return path, st
+    return os.path.realpath(path), st
+
+
+def _streamed(path: str, st: Optional[os.stat_result]) -> bool:
+    """True for a character device or a FIFO (written to directly); refuses every other non-file."""
+    if st is None or stat.S_ISREG(st.st_mode):
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        raise HarnessError("output path %s is a folder, not a file" % path)
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        return True
+    raise HarnessError("cannot write %s: it is %s, not a regular file, a character device or a FIFO"
+                       % (path, "a block device" if stat.S_ISBLK(st.st_mode) else "a socket or other special file"))
+
+
+def is_stream(path: str) -> bool:
+    """Whether ``path`` names a character device or a FIFO (/dev/stdout, say): written to, never replaced."""
+    return _streamed(path, _target(path)[1])
+
+
 def check_writable(path: str) -> None:
     """Fail early, before a long run, if ``path`` cannot be written."""
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if os.path.isdir(path):
-        raise HarnessError("output path %s is a folder, not a file" % path)
+    target, st = _target(path)
+    if _streamed(path, st):
+        if not os.access(path, os.W_OK):
+            raise HarnessError("cannot write %s: permission denied" % path)
+        return
+    folder = os.path.dirname(target) or "."
     if not os.path.isdir(folder):
         raise HarnessError("cannot write %s: folder %s does not exist" % (path, folder))
     if not os.access(folder, os.W_OK):
@@ -144,7 +196,8 @@ def check_writable(path: str) -> None:
     # os.access says yes to root everywhere, and knows nothing of read-only mounts or /proc:
     # create (and remove) a file there, as write_atomic will
     try:
-        fd, probe = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX + os.path.basename(target) + ".", suffix=TEMP_SUFFIX,
+                                     dir=folder)
     except OSError as exc:
         raise HarnessError("cannot write %s: %s" % (path, exc.strerror or exc)) from None
     try:
@@ -153,20 +206,51 @@ def check_writable(path: str) -> None:
         os.unlink(probe)
 
 
-def write_atomic(path: str, data: Union[str, bytes]) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    check_writable(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+def _write_stream(path: str, data: bytes) -> None:
+    """Write to a character device or a FIFO in place (a FIFO waits for its reader, as a redirection does)."""
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a result file is an ordinary file
+        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            if not _streamed(path, os.fstat(fd)):  # replaced by a regular file since it was checked
+                raise HarnessError("cannot write %s: it changed while it was opened" % path)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+    except BrokenPipeError:  # the reader went away (| head): as for stdout, the CLI's to handle
+        raise
+    except OSError as exc:
+        raise HarnessError("cannot write %s: %s" % (path, exc.strerror or exc)) from None
+
+
+def write_atomic(path: str, data: Union[str, bytes]) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    Through a symbolic link the file it points to is replaced (the link stays); a character
+    device or a FIFO (``/dev/stdout``) is written to directly, never replaced.
+    """
+    check_writable(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    target, st = _target(path)
+    if _streamed(path, st):
+        _write_stream(path, raw)
+        return
+    folder = os.path.dirname(target)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + os.path.basename(target) + ".", suffix=TEMP_SUFFIX, dir=folder)
+    try:
+        if st is not None:
+            mode = stat.S_IMODE(st.st_mode) & 0o777  # the file replaced keeps its permissions
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask  # mkstemp makes 0600; a result file is an ordinary file
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException as exc:
         try:
             os.unlink(tmp)

@@ -5,6 +5,10 @@ tables, the plots (PNG, embedded in the HTML) and every verdict into a
 "claims" section. Where asv results exist in ``results/``, the claims that the
 asv suites track are judged again on every Python version measured there (the
 newest commit of each), and every tracked figure is tabled per version.
+The results are read and checked before any topic is measured: a bad
+``--results DIR`` stops the report at once (exit status 2); an unusable
+``results/`` found in the working folder (the default) leaves the run and the
+report whole, with that section marked as not loaded and why.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import os
 import platform
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from harness.errors import BackendMissing, HarnessError
 
@@ -26,18 +30,31 @@ DESCRIPTION = HELP + """
 Topics whose optional backends are missing still run with what is installed;
 the report lists what was skipped and how to install it. Quick sizes by
 default (under a minute); --full adds the large sizes.
+
+-o FILE names one of the two files the report writes; the other goes beside
+it. FILE ending in .md (or .markdown) gets the Markdown and FILE.html the
+HTML; any other FILE gets the HTML and the Markdown goes to FILE with its
+suffix replaced by .md. A symbolic link is written through (the file it
+points to is replaced); a character device or FIFO (-o /dev/stdout) gets one
+file only, written to it directly: the Markdown if FILE ends in .md, else the
+HTML.
 """
+MARKDOWN_SUFFIXES = (".md", ".markdown")
 TOPIC_ORDER = ("containers", "allocator", "pickle", "aliasing")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", "-o", default="report.html", metavar="FILE.html",
-                        help="the HTML report (default: report.html); the Markdown goes beside it (.md)")
+    parser.add_argument("--output", "-o", default="report.html", metavar="FILE",
+                        help="the HTML report (default: report.html), the Markdown beside it (.md); FILE.md "
+                             "names the Markdown instead, the HTML beside it (.html); a device or FIFO "
+                             "(/dev/stdout) gets one of the two, by its suffix")
     parser.add_argument("--topics", default=",".join(TOPIC_ORDER), metavar="LIST",
                         help="topics to include, comma-separated (default: %s)" % ",".join(TOPIC_ORDER))
     parser.add_argument("--full", action="store_true", help="the large sizes too (takes much longer)")
-    parser.add_argument("--results", default="results", metavar="DIR",
-                        help="asv results folder read for the per-version section (default: results)")
+    parser.add_argument("--results", default=None, metavar="DIR",
+                        help="asv results folder read for the per-version section, checked before anything is "
+                             "measured (default: results, where it exists; if it cannot be used, the section "
+                             "says so and why)")
     parser.add_argument("--no-plots", action="store_true", help="leave the plots out")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
 
@@ -103,6 +120,11 @@ def run_topics(names: List[str], full: bool, quiet: bool, plots: bool) -> List[D
 # asv results from other versions
 
 
+DEFAULT_RESULTS = "results"
+VERSIONS_INTRO = ("From the asv results in results/ (every machine; the newest commit measured for each "
+                  "Python version), not from this run.")
+
+
 def versions_table(results_dir: str) -> Optional[Dict[str, Any]]:
     """asv results per Python version, newest commit of each: {"claims": the claims asv tracks,
     judged per version (or None), "figures": every track_ benchmark and parameter set}."""
@@ -113,11 +135,61 @@ def versions_table(results_dir: str) -> Optional[Dict[str, Any]]:
     df = asvresults.load(results_dir)
     if df is None or df.empty:
         return None
-    return {"claims": asvresults.claims_by_version(df), "figures": asvresults.per_version(df)}
+    try:
+        return {"claims": asvresults.claims_by_version(df), "figures": asvresults.per_version(df)}
+    except (TypeError, ValueError, KeyError, IndexError) as exc:  # values that passed the checks but not pandas
+        raise HarnessError("%s: the asv results could not be tabled (%s: %s)"
+                           % (results_dir, type(exc).__name__, exc)) from None
 
 
-VERSIONS_INTRO = ("From the asv results in results/ (every machine; the newest commit measured for each "
-                  "Python version), not from this run.")
+def load_versions(results: Optional[str]) -> Optional[Dict[str, Any]]:
+    """The per-version section's data, read before anything is measured.
+
+    ``results`` given (--results DIR): it must be a folder with asv results, else a HarnessError.
+    None: ``results/`` in the working folder, where it exists; if it cannot be used, the section
+    is {"error": why}, and the report is written all the same.
+    """
+    if results is not None:
+        if not os.path.isdir(results):
+            raise HarnessError("--results %s is not a folder" % results)
+        versions = versions_table(results)
+        if versions is None:
+            raise HarnessError("--results %s holds no asv result files (expected %s/<machine>/<commit>-<env>.json)"
+                               % (results, results))
+        versions["dir"] = results
+        return versions
+    if not os.path.isdir(DEFAULT_RESULTS):
+        return None
+    try:
+        versions = versions_table(DEFAULT_RESULTS)
+    except HarnessError as exc:
+        return {"dir": DEFAULT_RESULTS, "error": str(exc)}
+    if versions is None:
+        return {"dir": DEFAULT_RESULTS, "error": "%s/ holds no asv result files" % DEFAULT_RESULTS}
+    versions["dir"] = DEFAULT_RESULTS
+    return versions
+
+
+def _versions_intro(versions: Dict[str, Any]) -> str:
+    return VERSIONS_INTRO.replace("results/", versions.get("dir", DEFAULT_RESULTS).rstrip("/") + "/")
+
+
+def _not_loaded(versions: Dict[str, Any]) -> str:
+    return "Not loaded from %s/: %s" % (versions.get("dir", DEFAULT_RESULTS).rstrip("/"), versions["error"])
+
+
+def output_paths(output: str) -> List[Tuple[str, str]]:
+    """The (format, path) of each file that ``-o output`` writes (see DESCRIPTION)."""
+    from harness.output import is_stream
+
+    base, ext = os.path.splitext(output)
+    markdown = ext.lower() in MARKDOWN_SUFFIXES
+    if is_stream(output):
+        return [("markdown" if markdown else "html", output)]
+    paths = [("html", base + ".html"), ("markdown", output)] if markdown else [("html", output), ("markdown", base + ".md")]
+    if os.path.realpath(paths[0][1]) == os.path.realpath(paths[1][1]):
+        raise HarnessError("-o %s: the HTML and the Markdown would both go to %s" % (output, os.path.realpath(output)))
+    return paths
 
 
 # --------------------------------------------------------------------------
@@ -143,7 +215,7 @@ def to_markdown(entries: List[Dict[str, Any]], versions: Optional[Any], meta: Di
     for e in entries:
         for v in (e["result"].verdicts if e["result"] else []):
             lines.append("| %s | %s | **%s** | %s |" % (e["topic"], v.claim, v.verdict, v.evidence.replace("|", "\\|")))
-    if versions is not None and versions["claims"] is not None:
+    if versions is not None and versions.get("claims") is not None:
         lines += ["", "The claims that asv tracks, judged on every Python version measured: see "
                   "[Claims by Python version](#claims-by-python-version)."]
     for e in entries:
@@ -158,8 +230,10 @@ def to_markdown(entries: List[Dict[str, Any]], versions: Optional[Any], meta: Di
             lines.append("- " + n)
         lines.append("")
         lines.append("(%.1f s)" % e["seconds"])
-    if versions is not None:
-        lines += ["", "## Across versions (asv results)", "", VERSIONS_INTRO, ""]
+    if versions is not None and versions.get("error"):
+        lines += ["", "## Across versions (asv results)", "", _not_loaded(versions)]
+    elif versions is not None:
+        lines += ["", "## Across versions (asv results)", "", _versions_intro(versions), ""]
         if versions["claims"] is not None:
             lines += ["### Claims by Python version", "", markdown_table(versions["claims"]), ""]
         lines += ["### Every tracked figure", "", markdown_table(versions["figures"])]
@@ -193,7 +267,7 @@ def to_html(entries: List[Dict[str, Any]], versions: Optional[Any], meta: Dict[s
                          "<td style='text-align:left'>%s</td></tr>" % (
                              esc(e["topic"]), esc(v.claim), esc(v.verdict), esc(v.verdict), esc(v.evidence)))
     parts.append("</table>")
-    if versions is not None and versions["claims"] is not None:
+    if versions is not None and versions.get("claims") is not None:
         parts.append("<p>The claims that asv tracks, judged on every Python version measured: see "
                      "<a href='#claims-by-version'>Claims by Python version</a>.</p>")
     for e in entries:
@@ -212,8 +286,12 @@ def to_html(entries: List[Dict[str, Any]], versions: Optional[Any], meta: Dict[s
         if r.notes:
             parts.append("<ul class='note'>%s</ul>" % "".join("<li>%s</li>" % esc(n) for n in r.notes))
         parts.append("<p class='note'>%.1f s</p>" % e["seconds"])
-    if versions is not None:
-        parts.append("<h2 id='versions'>Across versions (asv results)</h2><p class='note'>%s</p>" % esc(VERSIONS_INTRO))
+    if versions is not None and versions.get("error"):
+        parts.append("<h2 id='versions'>Across versions (asv results)</h2><p class='note'>%s</p>"
+                     % esc(_not_loaded(versions)))
+    elif versions is not None:
+        parts.append("<h2 id='versions'>Across versions (asv results)</h2><p class='note'>%s</p>"
+                     % esc(_versions_intro(versions)))
         if versions["claims"] is not None:
             parts.append("<h3 id='claims-by-version'>Claims by Python version</h3><div class='scroll'><table><tr>%s</tr>" % "".join(
                 "<th>%s</th>" % esc(c) for c in versions["claims"].columns))
@@ -239,10 +317,10 @@ def main(args: argparse.Namespace) -> int:
     if unknown or not names:
         raise HarnessError("unknown topic %s (choose from: %s)" % (", ".join(map(repr, unknown)) or "''",
                                                                    ", ".join(TOPIC_ORDER)))
-    html_path = args.output
-    md_path = os.path.splitext(html_path)[0] + ".md"
-    check_writable(html_path)
-    check_writable(md_path)
+    paths = output_paths(args.output)
+    for _, path in paths:
+        check_writable(path)
+    versions = load_versions(args.results)  # before the long part: a bad --results stops here
     plots = not args.no_plots
     if plots:
         try:
@@ -251,10 +329,10 @@ def main(args: argparse.Namespace) -> int:
             plots = False
     t0 = time.perf_counter()
     entries = run_topics(names, args.full, args.quiet, plots)
-    versions = versions_table(args.results)
     meta = _meta()
-    write_atomic(html_path, to_html(entries, versions, meta))
-    write_atomic(md_path, to_markdown(entries, versions, meta))
+    render = {"html": to_html, "markdown": to_markdown}
+    for fmt, path in paths:
+        write_atomic(path, render[fmt](entries, versions, meta))
     if not args.quiet:
         for e in entries:
             r = e["result"]
@@ -262,5 +340,7 @@ def main(args: argparse.Namespace) -> int:
                 print("[%s] %s: %s" % (v.verdict.upper(), e["topic"], v.claim), file=sys.stderr)
             if e["error"]:
                 print("[skipped] %s: %s" % (e["topic"], e["error"]), file=sys.stderr)
-        print("wrote %s and %s in %.1f s" % (html_path, md_path, time.perf_counter() - t0), file=sys.stderr)
+        if versions is not None and versions.get("error"):
+            print("[not loaded] %s" % _not_loaded(versions), file=sys.stderr)
+        print("wrote %s in %.1f s" % (" and ".join(p for _, p in paths), time.perf_counter() - t0), file=sys.stderr)
     return 0

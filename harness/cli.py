@@ -21,16 +21,12 @@ from harness import __version__
 from harness.errors import HarnessError
 from harness.output import FORMATS
 
-TOPICS = {
-    "containers": "harness.containers",
-    "allocator": "harness.allocator",
-    "pickle": "harness.pickling",
-    "aliasing": "harness.aliasing",
-}
+TOPICS = ("containers", "allocator", "pickle", "aliasing")  # harness.registry: where each lives
 # Commands that are not a single topic: name -> module with add_arguments(parser) and main(args) -> int
 COMMANDS = {
     "report": "harness.report",
     "merge-results": "harness.merge",
+    "claims": "harness.claims_cmd",
 }
 
 
@@ -62,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE instead of stdout")
     common.add_argument("--plot", metavar="FILE.png", help="also draw a plot to FILE.png (needs matplotlib)")
     common.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
-    for name, module_name in list(TOPICS.items()) + list(COMMANDS.items()):
-        mod = _load(module_name)
+    from harness import registry
+
+    for name, module_name in [(t, "") for t in TOPICS] + list(COMMANDS.items()):
+        mod = registry.command(name) if name in TOPICS else _load(module_name)
         if isinstance(mod, Exception):
             continue
         p = sub.add_parser(

@@ -16,27 +16,13 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
+from harness.claims import Verdict
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 FORMATS = ("table", "csv", "json", "markdown")
-VERDICTS = ("confirmed", "refuted", "partly", "inconclusive")
-
-
-@dataclass
-class Verdict:
-    """One claim of the folklore, judged by figures measured in this run."""
-
-    claim: str
-    verdict: str  # one of VERDICTS
-    evidence: str  # the figure(s) behind the verdict, in words
-    topic: str = ""
-
-    def __post_init__(self) -> None:
-        if self.verdict not in VERDICTS:
-            raise ValueError("verdict must be one of %s, got %r" % (VERDICTS, self.verdict))
 
 
 @dataclass
@@ -48,6 +34,7 @@ class TopicResult:
     verdicts: List[Verdict] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
     meta: Dict[str, Any] = field(default_factory=dict)
+    rows: Dict[str, "pd.DataFrame"] = field(default_factory=dict, repr=False)  # raw rows: the figure's input, not written
 
     def __post_init__(self) -> None:
         self.meta.setdefault("python", platform.python_version())

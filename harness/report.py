@@ -88,7 +88,7 @@ def _plot_png(mod: Any, result: Any) -> Optional[bytes]:
 
 def run_topics(names: List[str], full: bool, quiet: bool, plots: bool) -> List[Dict[str, Any]]:
     """Run each topic; a topic that cannot run becomes a note, not a failure of the report."""
-    from harness import cli
+    from harness import registry
     from harness.core.progress import Progress
 
     out = []
@@ -98,9 +98,7 @@ def run_topics(names: List[str], full: bool, quiet: bool, plots: bool) -> List[D
             entry: Dict[str, Any] = {"topic": name, "result": None, "png": None, "error": None, "seconds": 0.0}
             t0 = time.perf_counter()
             try:
-                mod = cli._load(cli.TOPICS[name])
-                if isinstance(mod, Exception):
-                    raise HarnessError("topic %s is not in this build" % name)
+                mod = registry.command(name)
                 entry["result"] = mod.run(topic_args(mod, full, quiet))
                 if plots:
                     try:

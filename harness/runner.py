@@ -1,0 +1,79 @@
+"""The one runner: from a topic's plan to its rows.
+
+It owns what every topic needs around its measurements: cases run ``plan.jobs`` at a time (each
+case starts child processes of its own), the memory guard over the cases that run at once,
+progress stepped from the main thread as cases finish, Ctrl-C and SIGTERM (every child of every
+case stopped before the interrupt goes on), skips (a case that raises BackendMissing) and
+failures (a case whose child died: its label and error, the other cases go on). A run in which
+cases were planned but none measured anything fails with ChildError.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping
+
+from harness.core import children, memory
+from harness.core.progress import Progress
+from harness.errors import BackendMissing, ChildError
+from harness.topic import Plan, Row, Rows, Skip, Topic, frames
+
+
+@dataclass
+class Measured:
+    """What a run of one topic measured: rows by kind, in plan order, and what it could not."""
+
+    topic: str
+    rows: Rows
+    skips: List[Skip] = field(default_factory=list)
+    failures: List[str] = field(default_factory=list)  # "case label: error"
+    notes: List[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def all_notes(self) -> List[str]:
+        return list(self.notes) + [s.note() for s in self.skips] + ["failed: %s" % f for f in self.failures]
+
+
+def guard(plan: Plan, what: str) -> None:
+    """Refuse, before anything runs, a plan whose ``jobs`` largest cases would not fit at once."""
+    biggest = sorted((c.estimate for c in plan.cases), reverse=True)[: max(plan.jobs, 1)]
+    if biggest and sum(biggest) > 0:
+        at_once = " (%d at once)" % len(biggest) if len(biggest) > 1 else ""
+        memory.check_fits(sum(biggest), "%s%s" % (what, at_once))
+
+
+def measure(topic: Topic, options: Any, *, quiet: bool = True) -> Measured:
+    """Plan, guard, run every case and gather the rows; see the module's docstring."""
+    t0 = time.perf_counter()
+    plan = topic.plan(options)
+    guard(plan, "%s: the largest cases" % topic.name)
+    got: Dict[int, Mapping[str, List[Row]]] = {}
+    skips: List[Skip] = list(plan.skips)
+    failures: List[str] = []
+    with Progress(len(plan.cases), topic.name, enabled=not quiet) as progress:
+        with ThreadPoolExecutor(max_workers=max(1, plan.jobs)) as pool:
+            futures: Dict[Future, int] = {pool.submit(topic.execute, c, options): i for i, c in enumerate(plan.cases)}
+            try:
+                for fut in as_completed(futures):  # progress from this thread only, as cases finish
+                    i = futures[fut]
+                    progress.step(plan.cases[i].label)
+                    try:
+                        got[i] = fut.result()
+                    except BackendMissing as exc:
+                        skips.append(Skip(plan.cases[i].label, "%s: %s" % (exc.backend, exc.reason), exc.install))
+                    except ChildError as exc:
+                        failures.append("%s: %s" % (plan.cases[i].label, exc))
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                children.stop_children()  # those of the other threads too: the pool waits for them
+                raise
+    by_kind: Dict[str, List[Row]] = {}
+    for i in sorted(got):
+        for k, rows in got[i].items():
+            by_kind.setdefault(k, []).extend(rows)
+    if plan.cases and failures and not any(by_kind.values()):
+        raise ChildError("nothing was measured: every case failed; first: %s" % failures[0])
+    rows = topic.finish(frames(by_kind), options)
+    return Measured(topic.name, rows, skips, failures, list(plan.notes), time.perf_counter() - t0)

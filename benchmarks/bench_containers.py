@@ -1,11 +1,11 @@
 """Python structures vs their C++ equivalents: bytes per element and build/iterate/lookup time.
 
-Memory figures come from harness.containers.compare(), which measures each side
+Memory figures come from harness.measure.compare(), which measures each side
 in a fresh child process (asv's own mem_/peakmem_ cannot see the C++ heap).
 """
-from harness import containers
+from harness.topics.containers import measure, workloads
 
-WORKLOADS = list(containers.WORKLOADS)
+WORKLOADS = list(workloads.WORKLOADS)
 SIZES = [1000, 100_000]
 
 
@@ -19,15 +19,15 @@ class BytesPerElement:
     def setup_cache(self):
         rows = {}
         for name in WORKLOADS:
-            if containers.WORKLOADS[name].available():
+            if workloads.WORKLOADS[name].available():
                 continue
             for n in SIZES:
-                rows[(name, n)] = containers.compare(name, n)
+                rows[(name, n)] = measure.compare(name, n)
         return rows
 
     def setup(self, rows, workload, n):
         if (workload, n) not in rows:
-            raise NotImplementedError(containers.WORKLOADS[workload].available() or "not measured")
+            raise NotImplementedError(workloads.WORKLOADS[workload].available() or "not measured")
 
     def track_python_requested(self, rows, workload, n):
         return rows[(workload, n)]["py_req"]
@@ -65,7 +65,7 @@ class BuildIterateLookup:
     def setup(self, workload, side):
         from harness import cpp
 
-        w = containers.WORKLOADS[workload]
+        w = workloads.WORKLOADS[workload]
         if w.available():
             raise NotImplementedError(w.available())
         if side == "cpp" and cpp.available():
@@ -74,18 +74,18 @@ class BuildIterateLookup:
         self.side = side
         self.source = w.build_cpp_source(self.n)
         self.obj = self.build()
-        self.keys = containers.lookup_keys(w, self.n)
+        self.keys = workloads.lookup_keys(w, self.n)
 
     def build(self):
         if self.side == "python":
             return self.w.build_python(self.n)
-        return containers.build_cpp(self.w, self.n, self.source)
+        return workloads.build_cpp(self.w, self.n, self.source)
 
     def time_build(self, workload, side):
         self.build()
 
     def time_iterate(self, workload, side):
-        containers.iterate(self.obj)
+        workloads.iterate(self.obj)
 
     def time_lookup_1000(self, workload, side):
-        containers.lookup(self.obj, self.keys)
+        workloads.lookup(self.obj, self.keys)

@@ -305,27 +305,6 @@ def _kib(n: float) -> str:
     return "%g MiB" % (n / 2**20) if n >= 2**20 else "%g KiB" % (n / 1024)
 
 
-def _claim_ratio(df: Any) -> Tuple[str, str, str, Dict[str, str]]:
-    from harness.containers import CLAIM, CLAIM_HIGH, CLAIM_LOW, WORKLOADS
-
-    out: Dict[str, str] = {}
-    d = _latest(df, "bench_containers.BytesPerElement.track_ratio_allocated")
-    for py, g in (d.groupby("python") if len(d) else []):
-        largest: Dict[str, Tuple[float, float]] = {}
-        for args, value in zip(g["args"], g["value"]):
-            if len(args) != 2 or args[0] not in WORKLOADS or WORKLOADS[args[0]].reference:
-                continue
-            n, ratio = _num(args[1]), _num(value)
-            if n is not None and ratio is not None and (args[0] not in largest or n > largest[args[0]][0]):
-                largest[args[0]] = (n, ratio)
-        if largest:
-            ratios = [r for _, r in largest.values()]
-            ok = sum(CLAIM_LOW <= r <= CLAIM_HIGH for r in ratios)
-            out[py] = "%s: %.1f-%.1fx, %d of %d workloads within" % (
-                _verdict(ok, len(ratios)), min(ratios), max(ratios), ok, len(ratios))
-    return "containers", CLAIM, "Python/C++ allocated bytes at each workload's largest n", out
-
-
 def _claim_geometry(df: Any, what: str) -> Tuple[str, str, str, Dict[str, str]]:
     from harness.allocator import CLAIMS, FOLKLORE_ARENA, FOLKLORE_POOL
 
@@ -372,21 +351,43 @@ def _claim_oob(df: Any) -> Tuple[str, str, str, Dict[str, str]]:
 
 
 def claims_by_version(df: Any) -> Any:
-    """One row per claim that asv tracks: its verdict and figure per Python version (newest commit).
+    """One row per claim that asv tracks: its verdict and key figure per Python version (newest commit).
 
-    Columns: topic, claim, figure, then "Python X.Y" for every version with results, in version
-    order ("" where a version has no figure of that claim); None when no claim has data.
+    Each topic rebuilds its rows from the tracked figures of one Python version (``from_asv``)
+    and its claim objects judge them, as they judge a live run's rows. Columns: topic, claim,
+    figure (the row columns the rule reads), then "Python X.Y" for every version with results,
+    in version order ("" where a version has no figure of that claim); None when no claim has data.
     """
     import pandas as pd
 
-    rows = []
-    for topic, claim, figure, cells in (_claim_ratio(df), _claim_geometry(df, "arena"), _claim_geometry(df, "pool"),
-                                        _claim_highest_smallest(df), _claim_oob(df)):
-        if cells:
-            row = {"topic": topic, "claim": claim, "figure": figure}
-            row.update({"Python %s" % py: text for py, text in cells.items()})
-            rows.append(row)
+    from harness import registry
+    from harness.claims import judge_all
+
+    newest = _newest(df)
+    versions = sorted(set(df["python"].astype(str)), key=version_key)
+    rows: Dict[str, Dict[str, str]] = {}
+    legacy = []
+    for name in registry.names():
+        try:
+            topic = registry.topic(name)
+        except ModuleNotFoundError:  # a topic not moved to the one shape yet
+            legacy.append(name)
+            continue
+        for py in versions:
+            tracked = newest[newest["python"].astype(str) == py]
+            for v in judge_all(list(topic.claims), topic.from_asv(tracked)):
+                claim = next(c for c in topic.claims if c.id == v.claim_id)
+                row = rows.setdefault(v.claim_id, {"topic": v.topic, "claim": v.claim, "figure": ", ".join(claim.figures)})
+                row["Python %s" % py] = "%s: %s" % (v.verdict, v.key)
+    old = {"allocator": lambda: [_claim_geometry(df, "arena"), _claim_geometry(df, "pool")],
+           "pickle": lambda: [_claim_highest_smallest(df), _claim_oob(df)]}
+    for name in legacy:
+        for topic_name, claim_text, figure, cells in old.get(name, lambda: [])():
+            if cells:
+                row = {"topic": topic_name, "claim": claim_text, "figure": figure}
+                row.update({"Python %s" % py: text for py, text in cells.items()})
+                rows[claim_text] = row
     if not rows:
         return None
-    versions = ["Python %s" % v for v in sorted(set(df["python"].astype(str)), key=version_key)]
-    return pd.DataFrame(rows).reindex(columns=["topic", "claim", "figure"] + versions).astype(object).fillna("")
+    columns = ["topic", "claim", "figure"] + ["Python %s" % v for v in versions]
+    return pd.DataFrame(list(rows.values())).reindex(columns=columns).astype(object).fillna("")

@@ -9,14 +9,16 @@ and ``memharness claims`` all judge through these objects; nothing else words or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Tuple, Union
 
 from harness.core.verdict import VERDICTS
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.topic import Rows
 
-Judgement = Tuple[str, str]  # (verdict, evidence)
+# (verdict, evidence) or (verdict, evidence, key figure): the key figure is what a table cell of
+# this claim shows beside the verdict (e.g. "2.3-5.6x"); without one, the cell shows the evidence
+Judgement = Union[Tuple[str, str], Tuple[str, str, str]]
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Verdict:
     evidence: str
     topic: str = ""
     claim_id: str = ""
+    key: str = ""  # the key figure, for a table cell (the evidence where the rule names none)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -50,8 +53,9 @@ class Claim:
         got = self.rule(rows)
         if got is None:
             return None
-        verdict, evidence = got
-        return Verdict(self.text, verdict, evidence, topic=self.topic, claim_id=self.id)
+        verdict, evidence = got[0], got[1]
+        key = got[2] if len(got) > 2 else evidence  # type: ignore[misc]
+        return Verdict(self.text, verdict, evidence, topic=self.topic, claim_id=self.id, key=key)
 
 
 def judge_all(claims: "List[Claim]", rows: "Rows") -> List[Verdict]:

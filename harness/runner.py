@@ -35,19 +35,21 @@ class Measured:
         return list(self.notes) + [s.note() for s in self.skips] + ["failed: %s" % f for f in self.failures]
 
 
-def guard(plan: Plan, what: str) -> None:
+def guard(plan: Plan, topic: str) -> None:
     """Refuse, before anything runs, a plan whose ``jobs`` largest cases would not fit at once."""
-    biggest = sorted((c.estimate for c in plan.cases), reverse=True)[: max(plan.jobs, 1)]
-    if biggest and sum(biggest) > 0:
-        at_once = " (%d at once)" % len(biggest) if len(biggest) > 1 else ""
-        memory.check_fits(sum(biggest), "%s%s" % (what, at_once))
+    biggest = sorted(plan.cases, key=lambda c: c.estimate, reverse=True)[: max(plan.jobs, 1)]
+    need = sum(c.estimate for c in biggest)
+    if need > 0:
+        names = ", ".join(c.label for c in biggest[:3]) + (", ..." if len(biggest) > 3 else "")
+        at_once = ", %d at once" % len(biggest) if len(biggest) > 1 else ""
+        memory.check_fits(need, "%s: %s%s" % (topic, names, at_once))
 
 
 def measure(topic: Topic, options: Any, *, quiet: bool = True) -> Measured:
     """Plan, guard, run every case and gather the rows; see the module's docstring."""
     t0 = time.perf_counter()
     plan = topic.plan(options)
-    guard(plan, "%s: the largest cases" % topic.name)
+    guard(plan, topic.name)
     got: Dict[int, Mapping[str, List[Row]]] = {}
     skips: List[Skip] = list(plan.skips)
     failures: List[str] = []

@@ -46,8 +46,8 @@ def test_allocated_is_at_least_requested_and_counts_pymalloc_rounding():
 
 
 def test_memory_figures_are_deterministic_across_fresh_processes():
-    a = children.run_child("harness.containers:measure_python", {"workload": "list_float", "n": 20_000})
-    b = children.run_child("harness.containers:measure_python", {"workload": "list_float", "n": 20_000})
+    a = children.run_child("harness.topics.containers.measure:python_side", {"workload": "list_float", "n": 20_000})
+    b = children.run_child("harness.topics.containers.measure:python_side", {"workload": "list_float", "n": 20_000})
     assert a["requested"] == b["requested"]
     assert a["allocated"] == b["allocated"]
 
@@ -61,9 +61,9 @@ def test_run_child_returns_json_data_and_child_info():
 
 def test_run_child_turns_child_failures_into_errors():
     with pytest.raises(ChildError, match="unexpected keyword"):
-        children.run_child("harness.containers:measure_python", {"nope": 1})
+        children.run_child("harness.topics.containers.measure:python_side", {"nope": 1})
     with pytest.raises(HarnessError, match="unknown workload"):
-        children.run_child("harness.containers:measure_python", {"workload": "nope", "n": 1})
+        children.run_child("harness.topics.containers.measure:python_side", {"workload": "nope", "n": 1})
 
 
 def test_run_child_refuses_functions_outside_the_package():

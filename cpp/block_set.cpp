@@ -15,6 +15,7 @@ namespace {
 class BlockSet {
 public:
     BlockSet(int64_t block_size, int64_t n, bool touch) {
+        prepare_thread();  // see counting_allocator.hpp
         if (block_size < 1) raise(PyExc_ValueError, "BlockSet: block_size must be >= 1, got " + std::to_string(block_size));
         if (n < 0) raise(PyExc_ValueError, "BlockSet: n must be >= 0, got " + std::to_string(n));
         const auto bs = static_cast<std::size_t>(block_size), cnt = static_cast<std::size_t>(n);

@@ -19,7 +19,8 @@ struct Box {
     C data;
     uint64_t version = 0;  // bumped on every structural change (for iterators)
 
-    Box() : counters(std::make_unique<Counters>()), data(typename C::allocator_type(counters.get())) {}
+    // (prepare_thread: constructors, from_buffer and __setstate__ start here; see counting_allocator.hpp)
+    Box() : counters((prepare_thread(), std::make_unique<Counters>())), data(typename C::allocator_type(counters.get())) {}
     ~Box() {
         CountingScope s(counters.get());
         data.clear();  // elements (strings, rows) are freed under this box's scope
@@ -554,7 +555,8 @@ py::class_<Box<C>> bind_map(py::module_& m, const char* cls, const char* doc, st
              })
         .def("to_python",
              [](const B& b) {
-                 py::dict d;
+                 // (not py::dict: pybind11 reports a failed PyDict_New as RuntimeError, not MemoryError)
+                 py::object d = steal_or_throw(PyDict_New());
                  for (const auto& kv : b.data) {
                      py::object k = KeyElem::to_py(kv.first), v = ValElem::to_py(kv.second);
                      if (PyDict_SetItem(d.ptr(), k.ptr(), v.ptr()) != 0) throw_py_error();

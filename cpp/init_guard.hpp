@@ -16,6 +16,8 @@
 
 #include <pybind11/pybind11.h>
 
+#include "counting_allocator.hpp"
+
 #include <string>
 #include <type_traits>
 #include <typeinfo>
@@ -35,6 +37,7 @@ struct init_checked : std::false_type {};
 
 // `src` converts to the C++ type `ti` only if it is fully initialised.
 inline void require_initialised(pybind11::handle src, const std::type_info& ti) {
+    prepare_thread();  // every method on a container passes here first (see counting_allocator.hpp)
     namespace pd = pybind11::detail;
     pd::type_info* tinfo = pd::get_type_info(ti);
     if (tinfo == nullptr || src.ptr() == nullptr || !PyObject_TypeCheck(src.ptr(), tinfo->type)) return;

@@ -1,0 +1,133 @@
+"""Safety of ``harness._containers`` at the edges: memory exhaustion, absurd sizes, re-initialisation.
+
+Each test here failed on the code before its fix (see the commit messages):
+
+* memory exhausted at a thread's first C++ throw: MemoryError, not an abort of the interpreter
+  (ld.so's "cannot allocate memory for thread-local data", exit status 127);
+* sizes checked before allocating: every reserve / size-driven allocation is capped by physical
+  memory, and a zero-width matrix buffer does not turn 0 bytes into gigabytes of empty rows;
+* ``__init__`` / ``__setstate__`` on an instance that is already built raise instead of being ignored.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+c = pytest.importorskip("harness._containers")
+np = pytest.importorskip("numpy")
+
+PHYS = c.physical_memory()
+
+
+def under_sanitizer():
+    """ASan reserves terabytes of address space for its shadow memory: RLIMIT_AS and it cannot work."""
+    return "asan" in os.environ.get("LD_PRELOAD", "") or c.build_info()["sanitizer"]
+
+
+def run_child(code, tmp_path, *args, timeout=60):
+    # from a scratch folder: the source tree's harness/ (no compiled extension) must not shadow the installed one
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=str(tmp_path))
+
+
+# --------------------------------------------------------------------------
+# 7. memory exhausted at the first C++ exception of a thread
+
+# Builds each container with no limit, then lowers RLIMIT_AS (soft limit only, so that it can be
+# raised again) to what the process maps now plus HEADROOM, far less than the conversion needs, and
+# converts. The first MemoryError is the first C++ throw of the thread: it allocates libstdc++'s
+# thread-local exception state, which aborted the process when that allocation failed. Imports
+# nothing that may throw C++ exceptions (numpy) before the first case.
+OOM_CHILD = """
+import gc, resource, sys, threading
+from harness import _containers as c
+
+N = 2_000_000
+HEADROOM = 16 << 20  # each conversion below needs at least twice as much
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+
+def mapped():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmSize")
+
+def oom(name, make, convert):
+    obj = make()
+    resource.setrlimit(resource.RLIMIT_AS, (mapped() + HEADROOM, hard))
+    try:
+        convert(obj)
+    except MemoryError:
+        outcome = "MemoryError"
+    else:
+        outcome = "no error"
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    del obj
+    gc.collect()
+    print(name, outcome, flush=True)
+
+big = range(10**6, 10**6 + N)  # no small ints: every element is a new int object
+cases = {
+    "IntVector.to_python": (lambda: c.IntVector(big), lambda v: v.to_python()),
+    "FloatVector.to_python": (lambda: c.FloatVector(big), lambda v: v.to_python()),
+    "StrVector.to_python": (lambda: c.StrVector("s%d" % i for i in range(N // 4)), lambda v: v.to_python()),
+    "FloatMatrix.to_python": (lambda: c.FloatMatrix([[1.5] * 1000] * (N // 1000)), lambda v: v.to_python()),
+    "FloatMatrix row": (lambda: c.FloatMatrix([[1.5] * N]), lambda v: v[0]),
+    "RecordVector.to_python": (lambda: c.RecordVector((i, 1.5, 2.5, "r") for i in range(N // 8)),
+                               lambda v: v.to_python()),
+    "IntIntHashMap.to_python": (lambda: c.IntIntHashMap(zip(big[: N // 4], big[: N // 4])), lambda m: m.to_python()),
+    "IntIntTreeMap.to_python": (lambda: c.IntIntTreeMap(zip(big[: N // 4], big[: N // 4])), lambda m: m.to_python()),
+    "StrIntHashMap.to_python": (lambda: c.StrIntHashMap(("k%d" % i, i) for i in range(N // 8)),
+                                lambda m: m.to_python()),
+    "IntHashSet.to_python": (lambda: c.IntHashSet(big[: N // 2]), lambda s: s.to_python()),
+    "IntVector.__getstate__": (lambda: c.IntVector(range(2 * N)), lambda v: v.__getstate__()),
+}
+if sys.argv[1:] == ["thread"]:
+    # the first call into the extension, and its first throw, from a thread that never called it
+    built = c.IntVector(big)  # in the main thread: the worker's first call is the conversion itself
+    def work():
+        try:
+            oom("thread IntVector.to_python", lambda: built, lambda v: v.to_python())
+        except BaseException as e:
+            print("thread raised", type(e).__name__, e, flush=True)
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+else:
+    for name in sys.argv[1:]:
+        oom(name, *cases[name])
+print("done", flush=True)
+"""
+
+needs_rlimit = pytest.mark.skipif(under_sanitizer(), reason="RLIMIT_AS cannot work under AddressSanitizer "
+                                  "(its shadow memory takes terabytes of address space)")
+
+
+OOM_CASES = ["IntVector.to_python", "FloatVector.to_python", "StrVector.to_python", "FloatMatrix.to_python",
+             "FloatMatrix row", "RecordVector.to_python", "IntIntHashMap.to_python", "IntIntTreeMap.to_python",
+             "StrIntHashMap.to_python", "IntHashSet.to_python", "IntVector.__getstate__"]
+
+
+@needs_rlimit
+@pytest.mark.parametrize("case", OOM_CASES)
+def test_memory_exhausted_in_conversions_raises_memory_error(case, tmp_path):
+    # one process per case: what an earlier case leaves mapped (freed but kept by the allocators)
+    # would serve the next one's conversion and blur its limit
+    proc = run_child(OOM_CHILD, tmp_path, case)
+    assert proc.returncode == 0, "exit status %s (127: ld.so could not allocate thread-local data)\n%s%s" % (
+        proc.returncode, proc.stdout, proc.stderr[-3000:])
+    assert proc.stdout.split("\n")[:2] == [case + " MemoryError", "done"], proc.stdout
+
+
+@needs_rlimit
+def test_memory_exhausted_in_a_new_thread_raises_memory_error(tmp_path):
+    proc = run_child(OOM_CHILD, tmp_path, "thread")
+    assert proc.returncode == 0, "exit status %s (127: ld.so could not allocate thread-local data)\n%s%s" % (
+        proc.returncode, proc.stdout, proc.stderr[-3000:])
+    assert proc.stdout.split("\n")[:2] == ["thread IntVector.to_python MemoryError", "done"], proc.stdout

@@ -22,7 +22,7 @@ public:
         // every block costs at least a whole malloc chunk (header included: 32 bytes at least,
         // not block_size: BlockSet(1, 2**31) needs ~86 GB, not 19) plus the pointer that tracks it
         const std::size_t cost = nominal_usable(bs) + sizeof(std::size_t) + sizeof(char*);
-        check_capacity("BlockSet", cnt, cost, SIZE_MAX / cost);
+        check_capacity("BlockSet", cnt, cost, SIZE_MAX);  // (no overflow: n * cost is never computed)
         block_size_ = bs;
         blocks_.reserve(cnt);  // bookkeeping: plain std::allocator, not counted
         CountingAllocator<char> a(&counters_);

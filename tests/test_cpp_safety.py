@@ -131,3 +131,89 @@ def test_memory_exhausted_in_a_new_thread_raises_memory_error(tmp_path):
     assert proc.returncode == 0, "exit status %s (127: ld.so could not allocate thread-local data)\n%s%s" % (
         proc.returncode, proc.stdout, proc.stderr[-3000:])
     assert proc.stdout.split("\n")[:2] == ["thread IntVector.to_python MemoryError", "done"], proc.stdout
+
+
+# --------------------------------------------------------------------------
+# 12. sizes are checked before anything is allocated
+
+
+class Claims:
+    """An empty iterable whose len() claims n items: the size hint drives the reserve."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __iter__(self):
+        return iter(())
+
+
+# What one element takes at the least: a hashed container's node (next pointer + value) and its
+# bucket pointer; a vector's element. PHYS // less + 1 elements cannot fit in physical memory.
+HASHED = [(c.IntIntHashMap, 8 + 16 + 8), (c.StrIntHashMap, 8 + 40 + 8), (c.IntHashSet, 8 + 8 + 8)]
+VECTORS = [(c.IntVector, 8), (c.FloatVector, 8), (c.StrVector, 32), (c.RecordVector, 56), (c.FloatMatrix, 24)]
+
+
+def over_physical_memory(element_bytes):
+    return PHYS // element_bytes + 1
+
+
+@pytest.mark.parametrize("cls, element_bytes", HASHED, ids=lambda x: getattr(x, "__name__", ""))
+def test_hashed_reserve_counts_the_nodes_not_only_the_buckets(cls, element_bytes):
+    # reserve(n) promises room for n elements: n nodes as well as n bucket pointers. The bucket array
+    # alone (n * 8 bytes, about PHYS / 3 here) fitted, so reserve(n) was accepted and zeroed gigabytes.
+    n = over_physical_memory(element_bytes)
+    with pytest.raises(MemoryError, match="physical memory"):
+        cls().reserve(n)
+    with pytest.raises(MemoryError, match="physical memory"):
+        cls(Claims(n))  # the size hint of the iterable it is built from
+    obj = cls()
+    obj.reserve(1000)
+    assert obj.bucket_count() >= 1000
+
+
+@pytest.mark.parametrize("cls, element_bytes", VECTORS, ids=lambda x: getattr(x, "__name__", ""))
+def test_vector_reserve_and_size_hints_are_capped(cls, element_bytes):
+    n = over_physical_memory(element_bytes)
+    with pytest.raises(MemoryError, match="physical memory"):
+        cls().reserve(n)
+    with pytest.raises(MemoryError, match="physical memory"):
+        cls(Claims(n))
+    if cls is c.RecordVector:
+        with pytest.raises(MemoryError, match="physical memory"):
+            cls.from_objects(Claims(n))
+    with pytest.raises(MemoryError, match="physical memory"):
+        c.FloatMatrix([Claims(over_physical_memory(8))])  # a row's size hint
+    obj = cls()
+    obj.reserve(10)
+    assert obj.capacity() == 10
+
+
+@pytest.mark.parametrize("cls", [c.IntVector, c.IntIntHashMap, c.IntHashSet])
+def test_the_message_says_which_limit(cls):
+    # 2**62 elements: beyond what the container type can address at all, before physical memory
+    with pytest.raises(MemoryError, match=r"max_size\(\)"):
+        cls().reserve(2**62)
+
+
+def test_other_size_taking_entry_points_are_capped():
+    with pytest.raises(MemoryError, match="physical memory"):
+        c.IntIntHashMap().rehash(over_physical_memory(8))
+    with pytest.raises(MemoryError, match="physical memory"):
+        c.BlockSet(1, over_physical_memory(32 + 8))
+    with pytest.raises(MemoryError, match="physical memory"):
+        c.usable_size(PHYS + 1)
+
+
+@pytest.mark.parametrize("build", [c.FloatMatrix.from_buffer, c.FloatMatrix], ids=["from_buffer", "constructor"])
+def test_zero_width_matrix_buffer_is_refused(build):
+    # a (rows, 0) buffer holds 0 bytes; 10**7 empty rows would be 240 MB of C++ row objects
+    # (10**8: 2.4 GB). With one column or more, the rows' overhead is at most 3x the data.
+    with pytest.raises(ValueError, match="zero-width"):
+        build(np.zeros((10**7, 0)))
+    assert build(np.zeros((3, 0))) == [[], [], []]
+    assert len(build(np.zeros((40000, 0)))) == 40000  # up to 1 MiB of empty rows
+    assert len(build(np.zeros((10**5, 1)))) == 10**5
+    assert build(np.zeros((0, 5))) == []

@@ -147,6 +147,7 @@ void bind_set(py::module_& m) {
                 return b;
             }));
     bind_hash_methods<IntSet>(c, cls);
+    refuse_reinit(c);
     add_reduce(c);
 }
 

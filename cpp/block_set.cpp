@@ -174,6 +174,7 @@ void bind_block_set(py::module_& m) {
                    ", live=" + std::to_string(b.live()) + ")";
         });
     refuse_pickle(c, "BlockSet");
+    refuse_reinit(c);
 }
 
 }  // namespace mh

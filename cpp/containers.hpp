@@ -367,6 +367,7 @@ py::class_<VecBox<Elem>> bind_vector(py::module_& m, const char* cls, const char
             "Anything else is refused with ValueError: no silent conversion or gather.");
     }
     c.attr("push_back") = c.attr("append");
+    refuse_reinit(c);
     add_reduce(c);
     return c;
 }
@@ -634,6 +635,7 @@ py::class_<Box<C>> bind_map(py::module_& m, const char* cls, const char* doc, st
     if constexpr (std::is_same<C, IntIntHash>::value || std::is_same<C, StrIntHash>::value) {
         bind_hash_methods<C>(c, cls);
     }
+    refuse_reinit(c);
     add_reduce(c);
     return c;
 }

@@ -217,3 +217,57 @@ def test_zero_width_matrix_buffer_is_refused(build):
     assert len(build(np.zeros((40000, 0)))) == 40000  # up to 1 MiB of empty rows
     assert len(build(np.zeros((10**5, 1)))) == 10**5
     assert build(np.zeros((0, 5))) == []
+
+
+# --------------------------------------------------------------------------
+# 16. __init__ / __setstate__ on an instance that is already built
+
+BUILT = [
+    (c.IntVector, [1, 2], [3]),
+    (c.FloatVector, [1.5], [2.5, 3.5]),
+    (c.StrVector, ["a"], ["b", "c"]),
+    (c.RecordVector, [(1, 1.0, 2.0, "n")], [(2, 3.0, 4.0, "m")]),
+    (c.FloatMatrix, [[1.0]], [[2.0, 3.0]]),
+    (c.IntIntHashMap, {1: 2}, {3: 4}),
+    (c.IntIntTreeMap, {1: 2}, {3: 4}),
+    (c.StrIntHashMap, {"a": 1}, {"b": 2}),
+    (c.IntHashSet, {1}, {2, 3}),
+]
+
+
+@pytest.mark.parametrize("cls, data, other", BUILT, ids=[b[0].__name__ for b in BUILT])
+def test_init_or_setstate_again_raises_and_changes_nothing(cls, data, other):
+    obj = cls(data)
+    before = obj.to_python()
+    for call in (lambda: obj.__init__(other), lambda: obj.__init__(),
+                 lambda: obj.__setstate__(cls(other).__getstate__())):
+        with pytest.raises(TypeError, match="already initialised"):
+            call()
+        assert obj.to_python() == before
+    # the normal ways of building one still work: construction, copy, pickle, __new__ + __setstate__
+    clone = cls.__new__(cls)
+    clone.__setstate__(obj.__getstate__())
+    assert clone.to_python() == before
+    import copy
+    import pickle
+    assert copy.deepcopy(obj).to_python() == before
+    assert pickle.loads(pickle.dumps(obj, protocol=0)).to_python() == before
+    fresh = cls.__new__(cls)
+    fresh.__init__(other)
+    assert fresh.to_python() == cls(other).to_python()
+
+    class Sub(cls):
+        def __init__(self, x):
+            super().__init__(x)
+
+    assert Sub(other).to_python() == cls(other).to_python()
+
+
+def test_block_set_init_again_raises():
+    b = c.BlockSet(8, 3)
+    with pytest.raises(TypeError, match="already initialised"):
+        b.__init__(8, 5)
+    assert (len(b), b.n, b.block_size) == (3, 3, 8)
+    fresh = c.BlockSet.__new__(c.BlockSet)
+    fresh.__init__(16, 2)
+    assert (fresh.n, fresh.block_size) == (2, 16)

@@ -160,32 +160,29 @@ def over_physical_memory(element_bytes):
     return PHYS // element_bytes + 1
 
 
-@pytest.mark.parametrize("cls, element_bytes", HASHED, ids=lambda x: getattr(x, "__name__", ""))
-def test_hashed_reserve_counts_the_nodes_not_only_the_buckets(cls, element_bytes):
-    # reserve(n) promises room for n elements: n nodes as well as n bucket pointers. The bucket array
-    # alone (n * 8 bytes, about PHYS / 3 here) fitted, so reserve(n) was accepted and zeroed gigabytes.
-    n = over_physical_memory(element_bytes)
+def assert_refused_before_allocating(cls, n):
+    """reserve(n), and building from an iterable whose len() is n: MemoryError, nothing allocated."""
+    before = c.global_counters()["requested"]
     with pytest.raises(MemoryError, match="physical memory"):
         cls().reserve(n)
     with pytest.raises(MemoryError, match="physical memory"):
-        cls(Claims(n))  # the size hint of the iterable it is built from
+        cls(Claims(n))
+    assert c.global_counters()["requested"] == before
+
+
+@pytest.mark.parametrize("cls, element_bytes", HASHED, ids=[h[0].__name__ for h in HASHED])
+def test_hashed_reserve_counts_the_nodes_not_only_the_buckets(cls, element_bytes):
+    # reserve(n) promises room for n elements: n nodes as well as n bucket pointers. The bucket array
+    # alone (n * 8 bytes, about PHYS / 3 here) fitted, so reserve(n) was accepted and zeroed gigabytes.
+    assert_refused_before_allocating(cls, over_physical_memory(element_bytes))
     obj = cls()
     obj.reserve(1000)
     assert obj.bucket_count() >= 1000
 
 
-@pytest.mark.parametrize("cls, element_bytes", VECTORS, ids=lambda x: getattr(x, "__name__", ""))
+@pytest.mark.parametrize("cls, element_bytes", VECTORS, ids=[v[0].__name__ for v in VECTORS])
 def test_vector_reserve_and_size_hints_are_capped(cls, element_bytes):
-    n = over_physical_memory(element_bytes)
-    with pytest.raises(MemoryError, match="physical memory"):
-        cls().reserve(n)
-    with pytest.raises(MemoryError, match="physical memory"):
-        cls(Claims(n))
-    if cls is c.RecordVector:
-        with pytest.raises(MemoryError, match="physical memory"):
-            cls.from_objects(Claims(n))
-    with pytest.raises(MemoryError, match="physical memory"):
-        c.FloatMatrix([Claims(over_physical_memory(8))])  # a row's size hint
+    assert_refused_before_allocating(cls, over_physical_memory(element_bytes))
     obj = cls()
     obj.reserve(10)
     assert obj.capacity() == 10
@@ -199,6 +196,10 @@ def test_the_message_says_which_limit(cls):
 
 
 def test_other_size_taking_entry_points_are_capped():
+    with pytest.raises(MemoryError, match="physical memory"):
+        c.RecordVector.from_objects(Claims(over_physical_memory(56)))
+    with pytest.raises(MemoryError, match="physical memory"):
+        c.FloatMatrix([Claims(over_physical_memory(8))])  # a row's size hint
     with pytest.raises(MemoryError, match="physical memory"):
         c.IntIntHashMap().rehash(over_physical_memory(8))
     with pytest.raises(MemoryError, match="physical memory"):

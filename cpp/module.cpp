@@ -180,7 +180,12 @@ ValueError. Pickle states are compact bytes, validated on load (ValueError).
 
 An instance made with cls.__new__(cls) and never initialised raises TypeError
 ("cls.__init__ was not called") when used, instead of reading uninitialised
-memory (pybind11 3.1 does not check, issue #6153; see init_guard.hpp).)doc";
+memory (pybind11 3.1 does not check, issue #6153; see init_guard.hpp); and
+__init__ or __setstate__ called again on a built instance raises TypeError
+(pybind11 would ignore the call). reserve(n) of a hashed container counts n
+nodes, not only the buckets; a zero-width buffer gives FloatMatrix at most
+1 MiB of empty rows (ValueError beyond). Memory exhausted in the middle of a
+call (to_python under ulimit -v) raises MemoryError.)doc";
     mh::bind_vectors(m);
     mh::bind_maps(m);
     mh::bind_block_set(m);

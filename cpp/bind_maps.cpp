@@ -8,9 +8,7 @@ namespace {
 using SetBox = Box<IntSet>;
 
 void fill_set_from_iterable(SetBox& b, PyObject* o) {
-    const std::size_t hint = size_hint(o);
-    check_capacity("IntHashSet", hint, sizeof(int64_t) + sizeof(void*), b.data.max_size());
-    b.data.reserve(hint);
+    reserve_checked("IntHashSet", b.data, size_hint(o));
     for_each_item(o, [&](PyObject* item) { b.data.insert(to_int64(item, "IntHashSet element")); });
 }
 
@@ -29,7 +27,7 @@ bool fill_set_from_buffer(SetBox& b, PyObject* o, bool strict) {
     }
     const Py_buffer& v = bv.view();
     const std::size_t n = static_cast<std::size_t>(v.len) / 8;
-    check_capacity("IntHashSet.from_buffer", n, sizeof(int64_t) + sizeof(void*), b.data.max_size());
+    check_room("IntHashSet.from_buffer", b.data, n);  // here: reserved below, with the GIL released
     const char* src = static_cast<const char*>(v.buf);
     {
         py::gil_scoped_release nogil;
@@ -141,7 +139,7 @@ void bind_set(py::module_& m) {
                 auto b = std::make_unique<B>();
                 StateReader r(state, 'S', "IntHashSet");
                 const std::size_t n = r.count(8);
-                b->data.reserve(n);
+                reserve_checked("IntHashSet", b->data, n);
                 for (std::size_t i = 0; i < n; ++i) {
                     if (!b->data.insert(r.i64()).second) r.fail("duplicate element");
                 }
@@ -149,6 +147,7 @@ void bind_set(py::module_& m) {
                 return b;
             }));
     bind_hash_methods<IntSet>(c, cls);
+    refuse_reinit(c);
     add_reduce(c);
 }
 

@@ -35,9 +35,7 @@ void bind_vectors(py::module_& m) {
         [](py::object iterable) {
             auto b = std::make_unique<VecBox<RecordElem>>();
             auto s = b->scope();
-            const std::size_t hint = size_hint(iterable.ptr());
-            check_capacity("RecordVector.from_objects", hint, sizeof(Record), b->data.max_size());
-            b->data.reserve(hint);
+            reserve_checked("RecordVector.from_objects", b->data, size_hint(iterable.ptr()));
             for_each_item(iterable.ptr(), [&](PyObject* item) { b->data.push_back(RecordElem::from_attrs(item)); });
             return b;
         },

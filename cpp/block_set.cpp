@@ -15,13 +15,14 @@ namespace {
 class BlockSet {
 public:
     BlockSet(int64_t block_size, int64_t n, bool touch) {
+        prepare_thread();  // see counting_allocator.hpp
         if (block_size < 1) raise(PyExc_ValueError, "BlockSet: block_size must be >= 1, got " + std::to_string(block_size));
         if (n < 0) raise(PyExc_ValueError, "BlockSet: n must be >= 0, got " + std::to_string(n));
         const auto bs = static_cast<std::size_t>(block_size), cnt = static_cast<std::size_t>(n);
         // every block costs at least a whole malloc chunk (header included: 32 bytes at least,
         // not block_size: BlockSet(1, 2**31) needs ~86 GB, not 19) plus the pointer that tracks it
         const std::size_t cost = nominal_usable(bs) + sizeof(std::size_t) + sizeof(char*);
-        check_capacity("BlockSet", cnt, cost, SIZE_MAX / cost);
+        check_capacity("BlockSet", cnt, cost, SIZE_MAX);  // (no overflow: n * cost is never computed)
         block_size_ = bs;
         blocks_.reserve(cnt);  // bookkeeping: plain std::allocator, not counted
         CountingAllocator<char> a(&counters_);
@@ -173,6 +174,7 @@ void bind_block_set(py::module_& m) {
                    ", live=" + std::to_string(b.live()) + ")";
         });
     refuse_pickle(c, "BlockSet");
+    refuse_reinit(c);
 }
 
 }  // namespace mh

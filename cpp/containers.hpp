@@ -19,7 +19,8 @@ struct Box {
     C data;
     uint64_t version = 0;  // bumped on every structural change (for iterators)
 
-    Box() : counters(std::make_unique<Counters>()), data(typename C::allocator_type(counters.get())) {}
+    // (prepare_thread: constructors, from_buffer and __setstate__ start here; see counting_allocator.hpp)
+    Box() : counters((prepare_thread(), std::make_unique<Counters>())), data(typename C::allocator_type(counters.get())) {}
     ~Box() {
         CountingScope s(counters.get());
         data.clear();  // elements (strings, rows) are freed under this box's scope
@@ -112,7 +113,7 @@ bool fill_from_buffer(Vec& data, PyObject* o, bool strict, const char* where) {
     const Py_buffer& v = bv.view();
     const std::size_t n = static_cast<std::size_t>(v.len) / sizeof(T);
     const char* src = static_cast<const char*>(v.buf);
-    check_capacity(where, n, sizeof(T), data.max_size());
+    check_room(where, data, n);
     {
         py::gil_scoped_release nogil;
         data.clear();
@@ -132,8 +133,20 @@ inline bool fill_matrix_from_buffer(Matrix& data, PyObject* o, bool strict, cons
     if (!get_exact_buffer(bv, o, 'f', 2, strict, where)) return false;
     const Py_buffer& v = bv.view();
     const std::size_t rows = static_cast<std::size_t>(v.shape[0]), cols = static_cast<std::size_t>(v.shape[1]);
-    check_capacity(where, rows, sizeof(Row), data.max_size());
-    if (rows) check_capacity(where, cols, sizeof(double) * rows, Row().max_size());
+    // The C++ copy takes rows * sizeof(Row) bytes besides the data. With one column or more that is
+    // at most 3x the buffer; a zero-width buffer holds 0 bytes, and (10**8, 0) would become 2.4 GB of
+    // empty rows: refused beyond 1 MiB of them (FloatMatrix([[]] * n) says it explicitly).
+    constexpr std::size_t max_empty_rows = (std::size_t(1) << 20) / sizeof(Row);
+    if (cols == 0 && rows > max_empty_rows) {
+        raise(PyExc_ValueError, std::string(where) + ": a zero-width buffer of " + std::to_string(rows) +
+                                    " rows holds 0 bytes but would take " + std::to_string(rows) + " * " +
+                                    std::to_string(sizeof(Row)) + " bytes of empty rows; refused above " +
+                                    std::to_string(max_empty_rows) + " rows (use FloatMatrix([[]] * n) to mean it)");
+    }
+    if (rows) {  // then cols * 8 <= the buffer's length: no overflow
+        check_capacity(where, rows, sizeof(Row) + cols * sizeof(double), data.max_size());
+        check_room(where, Row(), cols);
+    }
     const char* src = static_cast<const char*>(v.buf);
     {
         py::gil_scoped_release nogil;
@@ -164,9 +177,7 @@ void fill_vector(VecBox<Elem>& b, PyObject* o, const char* cls) {
                                        type_name(o));
         }
     }
-    const std::size_t hint = size_hint(o);
-    check_capacity(cls, hint, sizeof(typename Elem::T), b.data.max_size());
-    b.data.reserve(hint);
+    reserve_checked(cls, b.data, size_hint(o));
     const std::string what = std::string(cls) + " element";
     for_each_item(o, [&](PyObject* item) { b.data.push_back(Elem::from_py(item, what.c_str())); });
 }
@@ -255,8 +266,7 @@ py::class_<VecBox<Elem>> bind_vector(py::module_& m, const char* cls, const char
                  if (py::isinstance<B>(iterable)) {  // also v.extend(v): copy the elements there are now
                      const B& o = iterable.cast<const B&>();
                      const std::size_t n = o.data.size();
-                     check_capacity(cls, b.data.size() + n, sizeof(T), b.data.max_size());
-                     b.data.reserve(b.data.size() + n);  // no reallocation below: references stay valid
+                     reserve_checked(cls, b.data, b.data.size() + n);  // no reallocation below: references stay valid
                      for (std::size_t i = 0; i < n; ++i) b.data.push_back(o.data[i]);
                      ++b.version;
                      return;
@@ -271,9 +281,8 @@ py::class_<VecBox<Elem>> bind_vector(py::module_& m, const char* cls, const char
              [cls](B& b, py::object n) {
                  const std::string where = std::string(cls) + ".reserve";
                  const std::size_t k = to_count(n.ptr(), where.c_str());
-                 check_capacity(where.c_str(), k, sizeof(T), b.data.max_size());
                  auto s = b.scope();
-                 b.data.reserve(k);
+                 reserve_checked(where.c_str(), b.data, k);
                  ++b.version;
              },
              py::arg("n"))
@@ -338,7 +347,7 @@ py::class_<VecBox<Elem>> bind_vector(py::module_& m, const char* cls, const char
                 auto s = b->scope();
                 StateReader r(state, state_tag, cls);
                 const std::size_t n = r.count(Elem::min_state);
-                b->data.reserve(n);
+                reserve_checked(cls, b->data, n);
                 for (std::size_t i = 0; i < n; ++i) b->data.push_back(Elem::read(r));
                 r.done();
                 return b;
@@ -358,6 +367,7 @@ py::class_<VecBox<Elem>> bind_vector(py::module_& m, const char* cls, const char
             "Anything else is refused with ValueError: no silent conversion or gather.");
     }
     c.attr("push_back") = c.attr("append");
+    refuse_reinit(c);
     add_reduce(c);
     return c;
 }
@@ -427,15 +437,13 @@ void bind_hash_methods(py::class_<Box<C>>& c, const char* cls) {
           [cls](B& b, py::object n) {
               const std::string where = std::string(cls) + ".reserve";
               const std::size_t k = to_count(n.ptr(), where.c_str());
-              // the bucket array: about k / max_load_factor pointers
-              const double buckets = static_cast<double>(k) / static_cast<double>(b.data.max_load_factor());
-              check_capacity(where.c_str(), buckets > 1e19 ? SIZE_MAX : static_cast<std::size_t>(buckets),
-                             sizeof(void*), b.data.max_bucket_count());
               auto s = b.scope();
-              b.data.reserve(k);
+              reserve_checked(where.c_str(), b.data, k);  // n nodes must fit, not only the buckets
               ++b.version;
           },
-          py::arg("n"), "Make room for n elements without rehashing (allocates the bucket array).")
+          py::arg("n"),
+          "Make room for n elements without rehashing (allocates the bucket array). MemoryError before "
+          "allocating if n elements (nodes and buckets) could not fit in physical memory.")
         .def("rehash",
              [cls](B& b, py::object n) {
                  const std::string where = std::string(cls) + ".rehash";
@@ -474,11 +482,7 @@ py::class_<Box<C>> bind_map(py::module_& m, const char* cls, const char* doc, st
             items = steal_or_throw(PyObject_CallMethod(o, "items", nullptr));
             src = items.ptr();
         }
-        if constexpr (std::is_same<C, IntIntHash>::value || std::is_same<C, StrIntHash>::value) {
-            const std::size_t hint = size_hint(src);
-            check_capacity(cls, hint, sizeof(typename C::value_type), b.data.max_size());
-            b.data.reserve(hint);
-        }
+        if constexpr (is_hashed<C>::value) reserve_checked(cls, b.data, size_hint(src));
         const std::string kwhat = std::string(cls) + " key", vwhat = std::string(cls) + " value";
         for_each_item(src, [&](PyObject* item) {
             FixedItems kv(item, 2, "(key, value) pair");
@@ -554,7 +558,8 @@ py::class_<Box<C>> bind_map(py::module_& m, const char* cls, const char* doc, st
              })
         .def("to_python",
              [](const B& b) {
-                 py::dict d;
+                 // (not py::dict: pybind11 reports a failed PyDict_New as RuntimeError, not MemoryError)
+                 py::object d = steal_or_throw(PyDict_New());
                  for (const auto& kv : b.data) {
                      py::object k = KeyElem::to_py(kv.first), v = ValElem::to_py(kv.second);
                      if (PyDict_SetItem(d.ptr(), k.ptr(), v.ptr()) != 0) throw_py_error();
@@ -618,9 +623,7 @@ py::class_<Box<C>> bind_map(py::module_& m, const char* cls, const char* doc, st
                 auto s = b->scope();
                 StateReader r(state, state_tag, cls);
                 const std::size_t n = r.count(KeyElem::min_state + 8);
-                if constexpr (std::is_same<C, IntIntHash>::value || std::is_same<C, StrIntHash>::value) {
-                    b->data.reserve(n);
-                }
+                if constexpr (is_hashed<C>::value) reserve_checked(cls, b->data, n);
                 for (std::size_t i = 0; i < n; ++i) {
                     K k = KeyElem::read(r);
                     const int64_t v = r.i64();
@@ -632,6 +635,7 @@ py::class_<Box<C>> bind_map(py::module_& m, const char* cls, const char* doc, st
     if constexpr (std::is_same<C, IntIntHash>::value || std::is_same<C, StrIntHash>::value) {
         bind_hash_methods<C>(c, cls);
     }
+    refuse_reinit(c);
     add_reduce(c);
     return c;
 }

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <new>
 #include <type_traits>
@@ -207,6 +208,32 @@ inline Counters*& current_scope() noexcept {
 inline Counters* scratch_counters() noexcept {
     thread_local Counters scratch;
     return &scratch;
+}
+
+// Makes the calling thread's thread-local state exist now, while memory is
+// there. libstdc++ keeps its per-thread exception state (__cxa_get_globals)
+// in thread-local storage, and so does this module (current_scope,
+// scratch_counters). Both libraries are dlopen'ed, so that storage is dynamic
+// TLS: glibc's ld.so allocates a thread's block lazily, with malloc, at the
+// thread's first access, and when that malloc fails it prints "cannot allocate
+// memory for thread-local data: ABORT" and exits the process with status 127.
+// The first access to libstdc++'s block is the thread's first C++ throw, and
+// the throw that matters most comes exactly when memory has run out (a
+// MemoryError raised from the middle of to_python()): so a process that had
+// never thrown died instead of raising MemoryError.
+// Called at import (the importing thread) and at every entry point that can
+// reach a throw (the type caster of every container, and the constructors),
+// so that any other thread allocates its blocks on its first call, before the
+// call allocates anything itself. A few nanoseconds once the blocks exist.
+inline void prepare_thread() noexcept {
+    // volatile: std::uncaught_exceptions() is declared pure, and the TLS address computations are
+    // pure too; with their results unused the compiler would drop the very accesses we need.
+    volatile int pending = std::uncaught_exceptions();  // reads __cxa_get_globals(): libstdc++'s block
+    Counters* volatile scope = current_scope();           // this module's block
+    Counters* volatile scratch = scratch_counters();
+    (void)pending;
+    (void)scope;
+    (void)scratch;
 }
 
 class CountingScope {

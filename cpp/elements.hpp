@@ -355,9 +355,7 @@ struct RowElem {
             raise(PyExc_TypeError, std::string("FloatMatrix row must be an iterable of float, not ") + type_name(o));
         }
         T row;
-        const std::size_t hint = size_hint(o);
-        check_capacity("FloatMatrix row", hint, sizeof(double), row.max_size());
-        row.reserve(hint);
+        reserve_checked("FloatMatrix row", row, size_hint(o));
         for_each_item(o, [&](PyObject* item) { row.push_back(to_double(item, "FloatMatrix element")); });
         return row;
     }
@@ -393,7 +391,7 @@ struct RowElem {
     static T read(StateReader& r) {
         const std::size_t n = r.count(8);
         T row;
-        row.reserve(n);
+        reserve_checked("FloatMatrix row", row, n);
         for (std::size_t i = 0; i < n; ++i) row.push_back(r.f64());
         return row;
     }

@@ -27,6 +27,7 @@ py::dict global_counters_dict() {
 
 // malloc_usable_size of a fresh malloc(n) block.
 std::size_t usable_size(int64_t n) {
+    prepare_thread();  // a failing malloc below throws: see counting_allocator.hpp
     if (n < 0) raise(PyExc_ValueError, "usable_size: n must be >= 0");
     check_capacity("usable_size", static_cast<std::size_t>(n), 1, SIZE_MAX);
     void* p = std::malloc(n == 0 ? 1 : static_cast<std::size_t>(n));
@@ -148,6 +149,9 @@ py::dict sizeof_info() {
 
 PYBIND11_MODULE(_containers, m) {
     namespace py = pybind11;
+    // The importing thread's TLS blocks now, while memory is there: its first C++ throw may come
+    // when memory is exhausted, and allocating them then aborts the process (counting_allocator.hpp).
+    mh::prepare_thread();
     m.doc() = R"doc(memharness C++ containers: std containers whose every heap byte is counted.
 
 Each container (IntVector, FloatVector, StrVector, RecordVector, FloatMatrix,
@@ -176,7 +180,12 @@ ValueError. Pickle states are compact bytes, validated on load (ValueError).
 
 An instance made with cls.__new__(cls) and never initialised raises TypeError
 ("cls.__init__ was not called") when used, instead of reading uninitialised
-memory (pybind11 3.1 does not check, issue #6153; see init_guard.hpp).)doc";
+memory (pybind11 3.1 does not check, issue #6153; see init_guard.hpp); and
+__init__ or __setstate__ called again on a built instance raises TypeError
+(pybind11 would ignore the call). reserve(n) of a hashed container counts n
+nodes, not only the buckets; a zero-width buffer gives FloatMatrix at most
+1 MiB of empty rows (ValueError beyond). Memory exhausted in the middle of a
+call (to_python under ulimit -v) raises MemoryError.)doc";
     mh::bind_vectors(m);
     mh::bind_maps(m);
     mh::bind_block_set(m);

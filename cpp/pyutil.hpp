@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "counting_allocator.hpp"
 
@@ -47,15 +49,50 @@ inline std::size_t physical_memory() noexcept {
     return static_cast<std::size_t>(pages) * static_cast<std::size_t>(page);
 }
 
-// Raises MemoryError when n items of `item_bytes` each cannot fit in physical
-// memory (or overflow size_t, or exceed `max_items`). Called before allocating.
+// Raises MemoryError when n items exceed `max_items` (the container's
+// max_size()), or when n items of `item_bytes` each cannot fit in physical
+// memory (sysconf: _SC_PHYS_PAGES * _SC_PAGE_SIZE; no overflow: n * item_bytes
+// is never computed); the message says which. Called before allocating.
 inline void check_capacity(const char* where, std::size_t n, std::size_t item_bytes, std::size_t max_items) {
+    if (n > max_items) {
+        raise(PyExc_MemoryError, std::string(where) + ": " + std::to_string(n) + " items exceed max_size() (" +
+                                     std::to_string(max_items) + ")");
+    }
     const std::size_t phys = physical_memory();
-    if (n > max_items || (item_bytes != 0 && n > phys / item_bytes)) {
-        raise(PyExc_MemoryError, std::string(where) + ": " + std::to_string(n) + " items of " +
+    if (item_bytes != 0 && n > phys / item_bytes) {
+        raise(PyExc_MemoryError, std::string(where) + ": " + std::to_string(n) + " items of at least " +
                                      std::to_string(item_bytes) + " bytes would exceed physical memory (" +
                                      std::to_string(phys) + " bytes)");
     }
+}
+
+// The fewest bytes one element of container C takes: the element itself in a
+// vector; in a hashed container (it has buckets) its node, a next pointer and
+// the value (libstdc++ may add a cached hash), plus one bucket pointer at the
+// default max_load_factor of 1. (Its reserve(n) allocates only the buckets, but
+// promises room for n nodes: checking the buckets alone let reserve(10**9) by.)
+template <class C, class = void>
+struct is_hashed : std::false_type {};
+template <class C>
+struct is_hashed<C, std::void_t<decltype(std::declval<const C&>().bucket_count())>> : std::true_type {};
+
+template <class C>
+constexpr std::size_t element_bytes() {
+    return sizeof(typename C::value_type) + (is_hashed<C>::value ? 2 * sizeof(void*) : 0);
+}
+
+// MemoryError (before anything is allocated) unless c can hold n elements.
+template <class C>
+void check_room(const char* where, const C& c, std::size_t n) {
+    check_capacity(where, n, element_bytes<C>(), c.max_size());
+}
+
+// c.reserve(n) once check_room passed: every reserve the extension makes from a
+// size it was given (reserve(), a size hint, a count in a pickle state).
+template <class C>
+void reserve_checked(const char* where, C& c, std::size_t n) {
+    check_room(where, c, n);
+    c.reserve(n);
 }
 
 // Large fresh blocks about to be filled completely (from_buffer): ask for

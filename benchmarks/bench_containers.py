@@ -3,7 +3,8 @@
 Memory figures come from harness.measure.compare(), which measures each side
 in a fresh child process (asv's own mem_/peakmem_ cannot see the C++ heap).
 """
-from harness.topics.containers import measure, workloads
+from .common import require_cpp, skip_if, topic_rows
+from harness.topics.containers import Options, workloads
 
 WORKLOADS = list(workloads.WORKLOADS)
 SIZES = [1000, 100_000]
@@ -17,17 +18,12 @@ class BytesPerElement:
     timeout = 300
 
     def setup_cache(self):
-        rows = {}
-        for name in WORKLOADS:
-            if workloads.WORKLOADS[name].available():
-                continue
-            for n in SIZES:
-                rows[(name, n)] = measure.compare(name, n)
-        return rows
+        elements = topic_rows("containers", Options(WORKLOADS, SIZES))["elements"]
+        return {(r["workload"], int(r["size"])): r for r in elements.to_dict("records")}
 
     def setup(self, rows, workload, n):
         if (workload, n) not in rows:
-            raise NotImplementedError(workloads.WORKLOADS[workload].available() or "not measured")
+            skip_if(workloads.WORKLOADS[workload].available() or "not measured")
 
     def track_python_requested(self, rows, workload, n):
         return rows[(workload, n)]["py_req"]
@@ -63,13 +59,10 @@ class BuildIterateLookup:
     n = 100_000
 
     def setup(self, workload, side):
-        from harness import cpp
-
         w = workloads.WORKLOADS[workload]
-        if w.available():
-            raise NotImplementedError(w.available())
-        if side == "cpp" and cpp.available():
-            raise NotImplementedError(cpp.available())
+        skip_if(w.available())
+        if side == "cpp":
+            require_cpp()
         self.w = w
         self.side = side
         self.source = w.build_cpp_source(self.n)

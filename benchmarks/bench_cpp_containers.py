@@ -20,33 +20,32 @@ try:
 except ImportError:
     cpp = None
 
+from .common import require_cpp, require_numpy
+from harness.topics.containers.workloads import WORKLOADS, elements
+
 
 def _require(numpy=False):
-    if cpp is None:
-        raise NotImplementedError("harness._containers (the C++ extension) is not built")
-    if numpy and np is None:
-        raise NotImplementedError("numpy is not installed")
+    require_cpp()
+    if numpy:
+        require_numpy()
 
 
-# Python data for n elements, per container kind.
-_DATA = {
-    "IntVector": lambda n: list(range(n)),
-    "FloatVector": lambda n: [i * 0.5 for i in range(n)],
-    "IntIntHashMap": lambda n: {i: i for i in range(n)},
-    "IntIntTreeMap": lambda n: {i: i for i in range(n)},
-    "IntHashSet": lambda n: set(range(n)),
-    "StrVector": lambda n: ["item %d" % i for i in range(n)],
-    "StrIntHashMap": lambda n: {"key %d" % i: i for i in range(n)},
-    "RecordVector": lambda n: [(i, i * 0.5, i * 0.25, "name %d" % i) for i in range(n)],
-    "FloatMatrix": lambda n: [[float(j) for j in range(100)] for _ in range(max(1, n // 100))],
-}
-KINDS = list(_DATA)
+# The data of the CLI's containers topic: each container is built from the data of the first
+# workload of `memharness containers` that uses it (list_int for IntVector, set_int for
+# IntHashSet, ...), so the two measure the same thing.
+_WORKLOAD = {}
+for _w in WORKLOADS.values():
+    if not _w.reference:
+        _WORKLOAD.setdefault(_w.cpp_class, _w)
+KINDS = list(_WORKLOAD)
 
 
-def _elements(kind, data):
-    if kind == "FloatMatrix":
-        return sum(len(row) for row in data)
-    return len(data)
+def _data(kind, n):
+    return _WORKLOAD[kind].build_cpp_source(n)
+
+
+def _elements(kind, n):
+    return elements(_WORKLOAD[kind], n)
 
 
 class Construct:
@@ -58,7 +57,7 @@ class Construct:
     def setup(self, kind, n):
         _require()
         self.cls = getattr(cpp, kind)
-        self.data = _DATA[kind](n)
+        self.data = _data(kind, n)
         self.obj = self.cls(self.data)  # for time_to_python
 
     def time_construct(self, kind, n):
@@ -82,12 +81,12 @@ class BytesPerElement:
     def setup(self, kind, n, which):
         _require()
         self.cls = getattr(cpp, kind)
-        self.data = _DATA[kind](n)
+        self.data = _data(kind, n)
 
     def track_cpp_bytes_per_element(self, kind, n, which):
         obj = self.cls(self.data)
         fp = obj.footprint()
-        return (fp[which] + fp["sizeof"]) / _elements(kind, self.data)
+        return (fp[which] + fp["sizeof"]) / _elements(kind, n)
 
     track_cpp_bytes_per_element.unit = "bytes"
 

@@ -69,7 +69,8 @@ def compare(workload: str, n: int) -> Dict[str, Any]:
         "workload": w.name,
         "python": w.python_type,
         "cpp": w.cpp_type,
-        "n": m,
+        "n": m,  # elements held (a matrix holds whole rows: 992 of 1000 asked for)
+        "size": n,  # the size asked for
         "payload": w.payload(n) / m,
         "py_req": py["requested"] / m,
         "py_alloc": py["allocated"] / m if py["allocated"] is not None else float("nan"),

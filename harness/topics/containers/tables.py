@@ -13,11 +13,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def bytes_per_element(rows: "Rows") -> "pd.DataFrame":
-    """Every row, with the ratio's place against 3-6x; the reference flag stays in the rows."""
+    """Every row, with the ratio's place against 3-6x (the reference flag and the size asked for
+    stay in the rows)."""
     df = kind(rows, "elements")
     if df.empty:
         return df
-    table = df.drop(columns=["reference"])
+    table = df.drop(columns=["reference", "size"])
     table["verdict"] = table["ratio_alloc"].map(band)
     return table
 

@@ -54,7 +54,7 @@ class Claim:
         if got is None:
             return None
         verdict, evidence = got[0], got[1]
-        key = got[2] if len(got) > 2 else evidence  # type: ignore[misc]
+        key = str(got[2]) if len(got) > 2 else evidence
         return Verdict(self.text, verdict, evidence, topic=self.topic, claim_id=self.id, key=key)
 
 

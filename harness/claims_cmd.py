@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any, Dict, List
 
 HELP = "list every claim the harness judges: id, topic, text, the figures it uses"
 
@@ -17,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from harness.claims import all_claims
 
-    claims = [{"id": c.id, "topic": c.topic, "claim": c.text, "figures": list(c.figures)} for c in all_claims()]
+    claims: List[Dict[str, Any]] = [{"id": c.id, "topic": c.topic, "claim": c.text, "figures": list(c.figures)}
+                                    for c in all_claims()]
     if args.format == "json":
         sys.stdout.write(json.dumps(claims, indent=2) + "\n")
     elif args.format == "markdown":

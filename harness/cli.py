@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version="memharness " + __version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     common.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE instead of stdout")
     common.add_argument("--plot", metavar="FILE.png", help="also draw a plot to FILE.png (needs matplotlib)")

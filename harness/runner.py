@@ -77,5 +77,5 @@ def measure(topic: Topic, options: Any, *, quiet: bool = True) -> Measured:
             by_kind.setdefault(k, []).extend(rows)
     if plan.cases and failures and not any(by_kind.values()):
         raise ChildError("nothing was measured: every case failed; first: %s" % failures[0])
-    rows = topic.finish(frames(by_kind), options)
-    return Measured(topic.name, rows, skips, failures, list(plan.notes), time.perf_counter() - t0)
+    measured = topic.finish(frames(by_kind), options)
+    return Measured(topic.name, measured, skips, failures, list(plan.notes), time.perf_counter() - t0)

@@ -47,7 +47,7 @@ def main() -> int:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "executable": sys.executable,
-        "harness": os.path.dirname(os.path.abspath(sys.modules["harness"].__file__)),
+        "harness": os.path.dirname(os.path.abspath(sys.modules["harness"].__file__ or "")),
         "pid": os.getpid(),
         "peak_rss": peak_rss(),
     }

@@ -370,6 +370,11 @@ def check(stats: MallocStats) -> None:
         missing.append("the object free lists that end every report")
     if missing:
         raise InconsistentStatsError("pymalloc report without %s (truncated?)" % ", ".join(missing))
+    _check_totals(stats)
+
+
+def _check_totals(stats: Any) -> None:
+    """The sums of a complete report (every field present: ``check`` saw to it, hence Any)."""
     problems = []
     # The table omits classes without a pool; the rows left must be in order.
     idx = [c.index for c in stats.size_classes]

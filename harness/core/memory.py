@@ -26,7 +26,7 @@ import os
 import sys
 import tempfile
 import tracemalloc
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from harness.core.units import format_bytes
 from harness.errors import HarnessError, MemoryGuardError
@@ -149,25 +149,24 @@ def check_fits(need_bytes: float, what: str, fraction: float = 0.7) -> None:
 # --------------------------------------------------------------------------
 # glibc and pymalloc counters
 
-_libc = None
+_LIBC: "List[Optional[ctypes.CDLL]]" = []  # [the C library], or [None] when it cannot be loaded
 
 
-def _get_libc():
-    global _libc
-    if _libc is None:
+def _get_libc() -> "Optional[ctypes.CDLL]":
+    if not _LIBC:
         name = ctypes.util.find_library("c") or "libc.so.6"
         try:
-            _libc = ctypes.CDLL(name)
+            _LIBC.append(ctypes.CDLL(name))
         except OSError:
-            _libc = False
-    return _libc
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
+_MALLINFO2 = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
 
 
 class _Mallinfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
-    ]
+    _fields_ = [(name, ctypes.c_size_t) for name in _MALLINFO2]
 
 
 def malloc_in_use() -> Optional[int]:
@@ -187,7 +186,7 @@ def malloc_info() -> Optional[Dict[str, int]]:
         return None
     libc.mallinfo2.restype = _Mallinfo2
     info = libc.mallinfo2()
-    return {name: int(getattr(info, name)) for name, _ in _Mallinfo2._fields_}
+    return {name: int(getattr(info, name)) for name in _MALLINFO2}
 
 
 def malloc_trim() -> bool:

@@ -83,7 +83,8 @@ class Containers:
     def plan(self, options: Options) -> Plan:
         """One case a workload and size. Every figure is a byte count taken inside its own fresh
         process, so steps that run side by side do not change each other's."""
-        cases, skips = [], []
+        cases: List[Case] = []
+        skips: List[Skip] = []
         for name in options.workloads:
             w = get_workload(name)
             reason = w.available()

@@ -35,15 +35,15 @@ def ratio_rule(rows: "Rows") -> Optional[Judgement]:
         return "inconclusive", "no workload of the claim was measured"
     largest = claim_rows.loc[claim_rows.groupby("workload")["n"].idxmax()]
     bands = largest["ratio_alloc"].map(band)
-    lo, hi = largest["ratio_alloc"].min(), largest["ratio_alloc"].max()
+    lo, hi = float(largest["ratio_alloc"].min()), float(largest["ratio_alloc"].max())
     evidence = "allocated-bytes ratio at the largest n measured ranges %.1fx-%.1fx over %d workloads" % (
         lo, hi, len(largest))
     parts = []
     for label, key in (("within 3-6x", "within 3-6x"), ("below", "below 3x"), ("above", "above 6x")):
         part = largest[bands == key]
         if len(part):
-            parts.append("%s: %s" % (label, ", ".join("%s %.1fx" % (r.workload, r.ratio_alloc)
-                                                       for r in part.itertuples())))
+            parts.append("%s: %s" % (label, ", ".join("%s %.1fx" % (w, float(r))
+                                                       for w, r in zip(part["workload"], part["ratio_alloc"]))))
     within = int((bands == "within 3-6x").sum())
     key = "%.1f-%.1fx, %d of %d workloads within" % (lo, hi, within, len(largest))
     return tally(within, len(largest)), evidence + "; " + "; ".join(parts), key

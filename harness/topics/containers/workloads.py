@@ -171,7 +171,7 @@ _WORKLOADS: List[Workload] = [
              record_payload, "list[object], plain class vs std::vector<Record>", estimate_per_element=600),
     Workload("records_slots", "RecordVector", _records(SlotsRecord), lambda n: [record_fields(i) for i in range(n)],
              record_payload, "list[object], __slots__ class vs std::vector<Record>", estimate_per_element=400),
-    Workload("records_dataclass", "RecordVector", _records(DataRecord) if DataRecord else (lambda n: []),
+    Workload("records_dataclass", "RecordVector", _records(DataRecord) if DataRecord is not None else (lambda n: []),
              lambda n: [record_fields(i) for i in range(n)], record_payload,
              "list[dataclass(slots=True)] vs std::vector<Record>", min_python=(3, 10),
              estimate_per_element=400),

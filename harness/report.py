@@ -105,9 +105,7 @@ def run_topics(names: List[str], full: bool, quiet: bool, plots: bool) -> List[D
                         entry["png"] = _plot_png(mod, entry["result"])
                     except HarnessError as exc:  # e.g. matplotlib missing
                         entry["result"].notes.append("plot skipped: %s" % exc)
-            except BackendMissing as exc:
-                entry["error"] = str(exc)
-            except HarnessError as exc:
+            except HarnessError as exc:  # BackendMissing too: the topic's note says what to install
                 entry["error"] = str(exc)
             entry["seconds"] = time.perf_counter() - t0
             out.append(entry)

@@ -49,8 +49,3 @@ class Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class NullProgress(Progress):
-    def __init__(self) -> None:
-        super().__init__(0, enabled=False)

@@ -3,13 +3,13 @@
 Parametrised by backend x operation x borrow x size. A backend missing from the
 environment (Theano 1.0.5 and PyTensor live in different asv environments)
 skips by raising NotImplementedError in setup. Every track_ figure comes from
-harness.aliasing's own measurement (the same code as `memharness aliasing`).
+harness.topics.aliasing's own measurement (the same code as `memharness aliasing`).
 The GPU class takes a device parameter; with no CUDA device its "gpu" half skips.
 """
 import os
 
-from harness.aliasing import backends, conformance, throughput
 from harness.errors import BackendMissing
+from harness.topics.aliasing import backends, conformance, measure, workloads
 
 SIZES = [4_000, 1_000_000, 64_000_000]
 # Operations x backends x borrow at 64 MB took ~8 minutes per environment: stop at 16 MB there
@@ -34,7 +34,7 @@ def _backend(name):
 class Operations:
     """Each operation on the CPU, borrow=False (copy) vs borrow=True."""
 
-    params = [list(backends.CPU_BACKENDS), OPERATIONS, [False, True], OPERATION_SIZES]
+    params = [list(workloads.CPU_BACKENDS), OPERATIONS, [False, True], OPERATION_SIZES]
     param_names = ["backend", "operation", "borrow", "size"]
     timeout = 300
 
@@ -42,21 +42,21 @@ class Operations:
         if backend == "pytensor-jax":
             os.environ.setdefault("JAX_PLATFORMS", "cpu")
         self.b = _backend(backend)
-        self.src = throughput.make_array(size)
-        self.func = throughput.prepare_op(self.b, operation, borrow, self.src)
+        self.src = measure.make_array(size)
+        self.func = measure.prepare_op(self.b, operation, borrow, self.src)
         self.func()  # compilation and first touch out of the figures
 
     def time_operation(self, backend, operation, borrow, size):
         self.func()
 
     def track_gbps(self, backend, operation, borrow, size):
-        return throughput.measure_op(self.b, operation, borrow, size, src=self.src)["gbps"]
+        return measure.measure_op(self.b, operation, borrow, size, src=self.src)["gbps"]
 
     track_gbps.unit = "GB/s"
 
     def track_fraction_of_copyto(self, backend, operation, borrow, size):
-        limit = throughput.measure_limit(size)["gbps"]
-        return throughput.measure_op(self.b, operation, borrow, size, src=self.src,
+        limit = measure.measure_limit(size)["gbps"]
+        return measure.measure_op(self.b, operation, borrow, size, src=self.src,
                                      limit_gbps=limit)["fraction_of_limit"]
 
     track_fraction_of_copyto.unit = "ratio"
@@ -65,7 +65,7 @@ class Operations:
 class CallRate:
     """Compiled-function calls per second on a small array (the call overhead)."""
 
-    params = [list(backends.CPU_BACKENDS), [False, True]]
+    params = [list(workloads.CPU_BACKENDS), [False, True]]
     param_names = ["backend", "borrow"]
     timeout = 120
 
@@ -75,7 +75,7 @@ class CallRate:
         self.b = _backend(backend)
 
     def track_calls_per_second(self, backend, borrow):
-        return throughput.measure_op(self.b, "call", borrow, 4_000)["calls_per_s"]
+        return measure.measure_op(self.b, "call", borrow, 4_000)["calls_per_s"]
 
     track_calls_per_second.unit = "calls/s"
 
@@ -88,19 +88,19 @@ class Reference:
 
     def setup(self, size):
         self.b = backends.NumpyReference()
-        self.src = throughput.make_array(size)
+        self.src = measure.make_array(size)
 
     def time_copy(self, size):
         self.src.copy()
 
     def track_copyto_gbps(self, size):
-        return throughput.measure_limit(size)["gbps"]
+        return measure.measure_limit(size)["gbps"]
 
     track_copyto_gbps.unit = "GB/s"
 
     def track_copy_fraction_of_copyto(self, size):
-        limit = throughput.measure_limit(size)["gbps"]
-        return throughput.measure_op(self.b, "copy", False, size, src=self.src, limit_gbps=limit)["fraction_of_limit"]
+        limit = measure.measure_limit(size)["gbps"]
+        return measure.measure_op(self.b, "copy", False, size, src=self.src, limit_gbps=limit)["fraction_of_limit"]
 
     track_copy_fraction_of_copyto.unit = "ratio"
 
@@ -108,7 +108,7 @@ class Reference:
 class Conformance:
     """Cases where a backend breaks the aliasing tutorial's promise, and cases that alias."""
 
-    params = [list(backends.CPU_BACKENDS) + list(backends.GPU_BACKENDS)]
+    params = [list(workloads.CPU_BACKENDS) + list(workloads.GPU_BACKENDS)]
     param_names = ["backend"]
     timeout = 300
 
@@ -150,11 +150,11 @@ class DeviceOperations:
         self.b = _backend(name)
         if operation not in self.b.operations:
             raise NotImplementedError("%s has no operation %s" % (name, operation))
-        self.src = throughput.make_array(size)
+        self.src = measure.make_array(size)
         self.limits = {}
         api = self.b.device_api()
         if api is not None:
-            from harness.aliasing.gpu import measure_device_limits
+            from harness.topics.aliasing.gpu import measure_device_limits
 
             self.limits = measure_device_limits(api, [size])[0]
 
@@ -162,13 +162,13 @@ class DeviceOperations:
         lim_name = self.b.limit_for(operation, borrow)
         limit = self.limits.get(lim_name, {}).get(size)
         if limit is None:
-            limit = throughput.measure_limit(size)["gbps"]
-        return throughput.measure_op(self.b, operation, borrow, size, src=self.src,
+            limit = measure.measure_limit(size)["gbps"]
+        return measure.measure_op(self.b, operation, borrow, size, src=self.src,
                                      limit_gbps=limit)["fraction_of_limit"]
 
     track_fraction_of_limit.unit = "ratio"
 
     def track_gbps(self, device, backend, operation, borrow, size):
-        return throughput.measure_op(self.b, operation, borrow, size, src=self.src)["gbps"]
+        return measure.measure_op(self.b, operation, borrow, size, src=self.src)["gbps"]
 
     track_gbps.unit = "GB/s"

@@ -105,7 +105,7 @@ export PYTHONPATH="$ROOT${EXTRA_PATH:+:$EXTRA_PATH}${PYTHONPATH:+:$PYTHONPATH}"
 
 echo "== CUDA detection"
 "$PY" - <<'EOF'
-from harness.aliasing.gpu import detect_cuda
+from harness.topics.aliasing.gpu import detect_cuda
 info = detect_cuda()
 print({k: info[k] for k in ("available", "cupy", "jax", "reason")})
 EOF
@@ -119,7 +119,9 @@ import sys
 from harness.cli import build_parser
 from harness.output import render, write_atomic
 from harness.errors import HarnessError
-import harness.aliasing as al
+from harness.registry import command
+
+al = command("aliasing")
 
 device, out, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
 args = build_parser().parse_args(["aliasing", "--device", device, "--detail"] + extra)

@@ -14,13 +14,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import harness.aliasing as al
-from harness.aliasing import backends as B
-from harness.aliasing import conformance as C
-from harness.aliasing import gpu as G
-from harness.aliasing import throughput as T
+import harness.topics.aliasing as al
+from harness.claims import judge_all
 from harness.cli import main
+from harness.core.optional import INSTALL
 from harness.errors import BackendMissing, HarnessError
+from harness.topics.aliasing import backends as B
+from harness.topics.aliasing import conformance as C
+from harness.topics.aliasing import gpu as G
+from harness.topics.aliasing import measure as T
+from harness.topics.aliasing import tables as TB
+from harness.topics.aliasing import workloads as W
+from harness.topics.aliasing.claims import CLAIMS
+from harness.topics.aliasing.conformance import CaseId
 
 TINY = ["--sizes", "4KB,64KB", "--repeat", "2", "--min-time", "0.001", "-q"]
 
@@ -95,15 +101,17 @@ def test_judge_rejects_unknown_promise():
 def test_reference_conformance_rows_are_consistent():
     rows = C.run_cases(B.NumpyReference(), n=64)
     df = pd.DataFrame(rows)
-    assert list(df.columns) == C.COLUMNS
-    assert df["case"].is_unique
+    assert list(df.columns) == C.ROW_COLUMNS
+    assert df["case"].is_unique and df["case_id"].is_unique and set(df["case_id"]) <= set(C.CASE_IDS)
     for r in rows:
         assert r["conforms"] == C.judge(r["promise"], r["shares_memory"], r["same_object"], r["result_type"])
-    by = df.set_index("case")
+    by = df.set_index("case_id")
     # the reference does what it says: borrow aliases, copies do not
-    assert bool(by.loc["shared/borrow", "same_object"]) and not by.loc["shared/copy", "shares_memory"]
-    assert not by.loc["shared/two from one array/borrow", "conforms"]
-    assert "r1 overwritten by the second call: no" in by.loc["function/Out(borrow=True)/two calls", "note"]
+    assert bool(by.loc[CaseId.SHARED_BORROW, "same_object"]) and not by.loc[CaseId.SHARED_COPY, "shares_memory"]
+    assert not by.loc[CaseId.TWO_SHARED_BORROW, "conforms"]
+    assert "r1 overwritten by the second call: no" in by.loc[CaseId.OUT_BORROW_TWO_CALLS, "note"]
+    assert by.loc[CaseId.OUT_BORROW_TWO_CALLS, "overwritten"] is False
+    assert by.loc[CaseId.SHARED_COPY, "overwritten"] is None and not df["raised"].any()
 
 
 def test_a_case_that_raises_becomes_a_row():
@@ -114,8 +122,9 @@ def test_a_case_that_raises_becomes_a_row():
             raise RuntimeError("nope")
 
     rows = C.run_cases(Broken(), n=8)
-    bad = [r for r in rows if r["note"].startswith("raised")]
-    assert bad and all(r["conforms"] is None for r in bad)
+    bad = [r for r in rows if r["raised"]]
+    assert bad and all(r["conforms"] is None and r["note"].startswith("raised") for r in bad)
+    assert {r["case_id"] for r in bad} == {"set_values", "inplace_pattern"}  # the group that raised
     assert any("RuntimeError: nope" in r["note"] for r in bad)
 
 
@@ -126,9 +135,9 @@ def test_operations_a_backend_lacks_are_left_out():
         def function_identity(self, *a, **k):
             raise NotImplementedError
 
-    cases = {r["case"] for r in C.run_cases(NoFunctions(), n=8)}
-    assert not any(c.startswith("function/identity") for c in cases)
-    assert "shared/copy" in cases
+    cases = {r["case_id"] for r in C.run_cases(NoFunctions(), n=8)}
+    assert not any(c.startswith("identity_") for c in cases)
+    assert CaseId.SHARED_COPY in cases
 
 
 # ---------------------------------------------------------------- throughput
@@ -184,8 +193,8 @@ def test_measure_backend_numpy_reference():
 
 
 def test_presence_names_missing_module(monkeypatch):
-    monkeypatch.setattr(B, "library_of", lambda name: "surely_not_a_module_xyz")
-    why = B.presence("pytensor-c")
+    monkeypatch.setattr(W, "library_of", lambda name: "surely_not_a_module_xyz")
+    why = W.presence("pytensor-c")
     assert "surely_not_a_module_xyz" in why and sys.executable in why
 
 
@@ -195,15 +204,15 @@ def test_unknown_backend_is_backend_missing():
 
 
 def test_theano_env_adds_blas_flag_once():
-    assert B.theano_env({})["THEANO_FLAGS"] == "blas.ldflags="
-    assert B.theano_env({"THEANO_FLAGS": "floatX=float32"})["THEANO_FLAGS"] == "floatX=float32,blas.ldflags="
-    assert B.theano_env({"THEANO_FLAGS": "blas.ldflags=-lblas"})["THEANO_FLAGS"] == "blas.ldflags=-lblas"
-    assert al.child_env("pytensor-jax") == {"JAX_PLATFORMS": "cpu"}
+    assert W.theano_env({})["THEANO_FLAGS"] == "blas.ldflags="
+    assert W.theano_env({"THEANO_FLAGS": "floatX=float32"})["THEANO_FLAGS"] == "floatX=float32,blas.ldflags="
+    assert W.theano_env({"THEANO_FLAGS": "blas.ldflags=-lblas"})["THEANO_FLAGS"] == "blas.ldflags=-lblas"
+    assert W.child_env("pytensor-jax") == {"JAX_PLATFORMS": "cpu"}
 
 
 def test_every_backend_has_an_install_command():
-    for name in B.CPU_BACKENDS + B.GPU_BACKENDS:
-        assert "pip install" in B.INSTALL[name]
+    for name in W.CPU_BACKENDS + W.GPU_BACKENDS:
+        assert "pip install" in INSTALL[name]
 
 
 # ---------------------------------------------------------------- GPU detection (absence mocked at the boundary only)
@@ -254,15 +263,15 @@ def test_device_gpu_without_cuda_in_this_environment(capsys):
 
 
 def test_cli_without_backends_prints_reference_and_install_notes(monkeypatch, capsys):
-    monkeypatch.setattr(al, "presence", lambda name: "module 'x' is not installed")
+    monkeypatch.setattr(W, "presence", lambda name: "module 'x' is not installed")
     assert main(["aliasing", "--format", "json"] + TINY) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["topic"] == "aliasing"
     assert {"throughput", "limits (GB/s)", "harness overhead", "throughput rows"} <= set(out["tables"])
     rows = out["tables"]["throughput rows"]
     assert {r["backend"] for r in rows} == {"numpy"} and {r["bytes"] for r in rows} == {4000, 64000}
-    for name in B.CPU_BACKENDS:
-        assert any(n.startswith(name + " skipped") and "install with: " in n for n in out["notes"]), name
+    for name in W.CPU_BACKENDS:
+        assert ("%s skipped: module 'x' is not installed; install with: %s" % (name, INSTALL[name])) in out["notes"]
     assert any(v["claim"].startswith("the harness's own timing overhead") for v in out["verdicts"])
 
 
@@ -276,7 +285,8 @@ def test_cli_child_reports_missing_backend_from_given_interpreter(capsys):
                "--format", "json"] + TINY)
     assert rc == 0
     notes = json.loads(capsys.readouterr().out)["notes"]
-    assert any(n.startswith("theano skipped (interpreter %s)" % sys.executable) for n in notes)
+    assert any(n.startswith("theano skipped: interpreter %s: " % sys.executable) and INSTALL["theano"] in n
+               for n in notes)
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -294,7 +304,7 @@ def test_cli_bad_input_is_one_line_exit_2(argv, message, capsys):
 
 def test_plot_writes_png(tmp_path, monkeypatch, capsys):
     pytest.importorskip("matplotlib")
-    monkeypatch.setattr(al, "presence", lambda name: "not installed")
+    monkeypatch.setattr(W, "presence", lambda name: "not installed")
     png = tmp_path / "alias.png"
     assert main(["aliasing", "--plot", str(png)] + TINY) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -307,27 +317,29 @@ def test_plot_writes_png(tmp_path, monkeypatch, capsys):
 def _conf_rows(shares_by_backend):
     rows = []
     for b, shares in shares_by_backend.items():
-        for case, promise in (("shared/borrow", C.MAY), ("shared/two from one array", C.MUST_NOT),
-                              ("shared/two from one array/borrow", C.MUST_NOT)):
+        for case, cid, promise in (("shared/borrow", CaseId.SHARED_BORROW, C.MAY),
+                                   ("shared/two from one array", CaseId.TWO_SHARED_COPY, C.MUST_NOT),
+                                   ("shared/two from one array/borrow", CaseId.TWO_SHARED_BORROW, C.MUST_NOT)):
             s = shares if "borrow" in case else False
-            rows.append({"backend": b, "case": case, "operation": case, "compared_with": "v",
+            rows.append({"backend": b, "case": case, "case_id": cid, "operation": case, "compared_with": "v",
                          "result_type": "numpy.ndarray", "same_object": False, "shares_memory": s,
-                         "promise": promise, "conforms": C.judge(promise, s, False, "numpy.ndarray"), "note": ""})
+                         "promise": promise, "conforms": C.judge(promise, s, False, "numpy.ndarray"), "note": "",
+                         "raised": False, "overwritten": None})
     return pd.DataFrame(rows)
 
 
 def test_conformance_table_marks_broken_promises():
-    wide = al.conformance_table(_conf_rows({"a": True, "b": False}))
+    wide = TB.conformance_table(_conf_rows({"a": True, "b": False}))
     assert list(wide.columns) == ["case", "promise", "a", "b"]
     row = wide[wide["case"] == "shared/two from one array/borrow"].iloc[0]
     assert row["a"] == "shares memory [BREAKS PROMISE]" and row["b"] == "separate copy"
 
 
 def test_verdicts_follow_the_rows():
-    v = {x.claim: x for x in al.verdicts(_conf_rows({"a": True, "b": False}), None, None)}
+    v = {x.claim: x for x in judge_all(CLAIMS, {"conformance": _conf_rows({"a": True, "b": False})})}
     assert v["shared(value, borrow=True) aliases value instead of deep-copying it"].verdict == "partly"
     assert v["shared variables are never aliased to one another"].verdict == "partly"
-    v = {x.claim: x for x in al.verdicts(_conf_rows({"a": False}), None, None)}
+    v = {x.claim: x for x in judge_all(CLAIMS, {"conformance": _conf_rows({"a": False})})}
     assert v["shared(value, borrow=True) aliases value instead of deep-copying it"].verdict == "refuted"
     assert v["shared variables are never aliased to one another"].verdict == "confirmed"
 
@@ -339,6 +351,6 @@ def test_throughput_table_speedup_is_copy_over_borrow():
         {"backend": "x", "operation": "shared", "borrow": True, "bytes": 1000, "median_s": 1e-6, "gbps": 1.0,
          "fraction_of_limit": 0.4, "limit": "copyto"},
     ])
-    t = al.throughput_table(rows)
+    t = TB.throughput_table(rows)
     assert t.loc[0, "borrow_speedup"] == pytest.approx(4.0)
     assert t.loc[0, "size"] == "1KB" and t.loc[0, "copy_us"] == pytest.approx(4.0)

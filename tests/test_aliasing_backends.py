@@ -16,11 +16,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.aliasing import backends as B
-from harness.aliasing import conformance as C
-from harness.aliasing import gpu as G
-from harness.aliasing import throughput as T
+from harness.core.optional import INSTALL
 from harness.errors import BackendMissing
+from harness.topics.aliasing import backends as B
+from harness.topics.aliasing import conformance as C
+from harness.topics.aliasing import gpu as G
+from harness.topics.aliasing import measure as T
+from harness.topics.aliasing.conformance import CaseId
 
 BACKENDS = [pytest.param("theano", marks=pytest.mark.slow), "pytensor-c", "pytensor-numba", "pytensor-jax"]
 
@@ -35,7 +37,7 @@ def _load(name):
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(request):
     if request.param == "pytensor-jax":
-        jax = pytest.importorskip("jax", reason="pytensor-jax needs jax: " + B.INSTALL["pytensor-jax"])
+        jax = pytest.importorskip("jax", reason="pytensor-jax needs jax: " + INSTALL["pytensor-jax"])
         if jax.default_backend() != "cpu":
             pytest.skip("JAX's default device is not the CPU here (run with JAX_PLATFORMS=cpu)")
     return _load(request.param)
@@ -43,11 +45,11 @@ def backend(request):
 
 @pytest.fixture(scope="module")
 def rows(backend):
-    return {r["case"]: r for r in C.run_cases(backend, n=256)}
+    return {r["case_id"]: r for r in C.run_cases(backend, n=256)}
 
 
 def test_no_case_raises(rows):
-    assert [r["note"] for r in rows.values() if r["note"].startswith("raised")] == []
+    assert [r["note"] for r in rows.values() if r["raised"]] == []
 
 
 def test_rows_are_judged_by_the_rules(rows):
@@ -58,9 +60,9 @@ def test_rows_are_judged_by_the_rules(rows):
 def test_constructor_rows_match_the_library(backend, rows):
     v = np.arange(256.0)
     s = backend.shared(v, borrow=True)
-    assert rows["shared/borrow"]["shares_memory"] == np.shares_memory(s.get_value(borrow=True), v)
+    assert rows[CaseId.SHARED_BORROW]["shares_memory"] == np.shares_memory(s.get_value(borrow=True), v)
     s = backend.shared(v)
-    assert rows["shared/copy"]["shares_memory"] == np.shares_memory(s.get_value(borrow=True), v)
+    assert rows[CaseId.SHARED_COPY]["shares_memory"] == np.shares_memory(s.get_value(borrow=True), v)
 
 
 def test_set_value_dtype_mismatch_row_matches_the_library(backend, rows):
@@ -69,13 +71,13 @@ def test_set_value_dtype_mismatch_row_matches_the_library(backend, rows):
     s.set_value(w, borrow=True)
     stored = s.get_value(borrow=True)
     assert stored.dtype == np.float64  # the variable keeps its dtype: a cast, so a new buffer
-    assert rows["set_value/borrow/dtype mismatch"]["shares_memory"] == np.shares_memory(stored, w)
+    assert rows[CaseId.SET_BORROW_DTYPE]["shares_memory"] == np.shares_memory(stored, w)
 
 
 def test_internal_type_row(backend, rows):
     s = backend.shared(np.arange(4.0))
     same = s.get_value(borrow=True, return_internal_type=True) is s.container.storage[0]
-    assert rows["get_value/borrow/internal type"]["same_object"] == same
+    assert rows[CaseId.GET_BORROW_INTERNAL]["same_object"] == same
 
 
 def test_out_borrow_two_calls_row_matches_the_library(backend, rows):
@@ -84,18 +86,18 @@ def test_out_borrow_two_calls_row_matches_the_library(backend, rows):
     kept = np.array(r1, copy=True)
     f(np.arange(8.0) + 5)
     overwritten = not np.array_equal(np.asarray(r1), kept)
-    note = rows["function/Out(borrow=True)/two calls"]["note"]
-    assert note.endswith("yes" if overwritten else "no")
+    row = rows[CaseId.OUT_BORROW_TWO_CALLS]
+    assert row["overwritten"] is overwritten and row["note"].endswith("yes" if overwritten else "no")
     if backend.has_nogc:
-        assert "function/Out(borrow=True)/two calls/no gc" in rows
+        assert CaseId.OUT_BORROW_TWO_CALLS_NOGC in rows
 
 
 def test_after_update_row_reports_the_stored_type(backend, rows):
     s = backend.shared(np.arange(4.0))
     backend.function_update(s)()
     stored = B.type_name(s.container.storage[0])
-    assert rows["get_value after an update/copy"]["note"] == "storage holds a " + stored
-    assert rows["get_value after an update/copy"]["conforms"] == (B.type_name(s.get_value()) == "numpy.ndarray")
+    assert rows[CaseId.AFTER_UPDATE_COPY]["note"] == "storage holds a " + stored
+    assert rows[CaseId.AFTER_UPDATE_COPY]["conforms"] == (B.type_name(s.get_value()) == "numpy.ndarray")
 
 
 def test_throughput_every_operation(backend):
@@ -110,7 +112,7 @@ def test_call_borrow_returns_the_input_where_the_table_says_so(backend, rows):
     src = T.make_array(4000)
     r = T.prepare_op(backend, "call", True, src)()
     aliased = B.shares_memory(r, src)
-    assert rows["function/identity/In(borrow=True) Out(borrow=True)"]["shares_memory"] == aliased
+    assert rows[CaseId.IDENTITY_BORROW_BORROW]["shares_memory"] == aliased
 
 
 # ---------------------------------------------------------------- the device model, on JAX's CPU device
@@ -141,11 +143,11 @@ def test_device_model_counts_transfers(jax_cpu_api):
 
 
 def test_device_model_conformance_on_cpu(jax_cpu_api):
-    rows = {r["case"]: r for r in C.run_cases(G.CupyShared(jax_cpu_api, name="model"), n=64)}
-    assert rows["get_value/borrow/internal type"]["conforms"] is True
-    assert rows["get_value/borrow"]["result_type"] == "numpy.ndarray"  # a download, never the device array
-    assert rows["shared/borrow"]["shares_memory"] is False  # borrow has no effect: an upload
-    assert not any(c.startswith("function/") for c in rows)  # the model compiles nothing
+    rows = {r["case_id"]: r for r in C.run_cases(G.CupyShared(jax_cpu_api, name="model"), n=64)}
+    assert rows[CaseId.GET_BORROW_INTERNAL]["conforms"] is True
+    assert rows[CaseId.GET_BORROW]["result_type"] == "numpy.ndarray"  # a download, never the device array
+    assert rows[CaseId.SHARED_BORROW]["shares_memory"] is False  # borrow has no effect: an upload
+    assert not any(r["case"].startswith("function/") for r in rows.values())  # the model compiles nothing
 
 
 def test_device_limits_and_fractions_on_cpu(jax_cpu_api):

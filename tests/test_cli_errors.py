@@ -352,7 +352,7 @@ LOADS = {  # (file, enclosing function, call) -> why it is safe
     ("pickling/child.py", "rss_pass", "m.load"): "Method.load of an Artifact of this run",
     ("pickling/child.py", "traced_and_timed", "m.load"): "Method.load of an Artifact of this run",
     ("report.py", "versions_table", "asvresults.load"): "asv results: JSON",
-    ("aliasing/backends.py", "load_backend", "CupyShared.load"): "builds a backend; reads no data",
+    ("topics/aliasing/backends.py", "load_backend", "CupyShared.load"): "builds a backend; reads no data",
 }
 
 

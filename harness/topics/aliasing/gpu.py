@@ -31,8 +31,9 @@ import os
 import shutil
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
-from harness.aliasing.backends import INSTALL, Backend, _missing
+from harness.core.optional import INSTALL
 from harness.core.timing import time_call
+from harness.topics.aliasing.backends import Backend, _missing
 
 LIMITS = ("h2d pageable", "h2d pinned", "d2h pageable", "d2h pinned", "d2d")
 
@@ -344,7 +345,7 @@ def measure_device_limits(api: DeviceAPI, sizes: Sequence[int], repeat: int = 5,
             synced()
             t = time_call(synced, repeat=repeat, min_time=min_time)
             nb = max(nbytes // 8, 1) * 8
-            gbps = nb / t["min"] / 1e9  # a limit: the fastest sample (see throughput.measure_limit)
+            gbps = nb / t["min"] / 1e9  # a limit: the fastest sample (see measure.measure_limit)
             by_limit.setdefault(lim, {})[nbytes] = gbps
             rows.append({"limit": lim, "device": api.space, "bytes": nb, "median_s": t["median"],
                          "min_s": t["min"], "iqr_s": t["iqr"], "gbps": gbps})

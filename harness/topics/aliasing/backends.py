@@ -5,7 +5,7 @@ An adapter wraps the Theano-style API of one library and one linker:
 ``set_value(s, value, borrow)``, ``internal(s)`` (the object the shared
 variable holds), and compiled functions built with ``In``/``Out`` borrow flags.
 
-Backends (``BACKENDS``):
+Backends (``workloads.CPU_BACKENDS``, ``workloads.GPU_BACKENDS``):
 
 * ``theano``: Theano 1.0.5 with its C/CVM linker (FAST_RUN). On numpy >= 1.22
   it fails at import unless ``THEANO_FLAGS`` holds ``blas.ldflags=``; the
@@ -13,7 +13,7 @@ Backends (``BACKENDS``):
 * ``pytensor-c``: PyTensor with the C/CVM linker.
 * ``pytensor-numba``: PyTensor with the NUMBA linker (FAST_RUN's default from 3.0).
 * ``pytensor-jax``: PyTensor's JAX mode on JAX's default device (the CPU here).
-* GPU (``harness.aliasing.gpu``): ``pytensor-jax-gpu`` and ``cupy``.
+* GPU (``gpu.py``): ``pytensor-jax-gpu`` and ``cupy``.
 
 A backend that cannot be loaded raises ``BackendMissing`` with the reason and
 the install command. This module imports numpy lazily and is CPython 3.8
@@ -26,76 +26,9 @@ import os
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from harness.core.optional import INSTALL
 from harness.errors import BackendMissing
-
-# name -> (library module, install command, one-line description)
-CPU_BACKENDS = ("theano", "pytensor-c", "pytensor-numba", "pytensor-jax")
-GPU_BACKENDS = ("pytensor-jax-gpu", "cupy")
-
-INSTALL = {
-    "theano": (
-        "python3.11 -m venv V && V/bin/pip install 'numpy>=1.23,<1.24' 'scipy<1.12' theano==1.0.5 "
-        "(CPython <= 3.11; on 3.8: 'numpy<1.22'), then: memharness aliasing --python theano=V/bin/python"
-    ),
-    "pytensor-c": "pip install 'pytensor>=3.0' (needs a C++ compiler, e.g. g++, for the C linker)",
-    "pytensor-numba": "pip install 'pytensor>=3.0' (numba comes with it)",
-    "pytensor-jax": "pip install 'pytensor>=3.0' jax",
-    "pytensor-jax-gpu": "pip install 'pytensor>=3.0' 'jax[cuda12]' (and a CUDA device)",
-    "cupy": "pip install cupy-cuda12x (and a CUDA device)",
-}
-
-DESCRIPTION = {
-    "numpy": "numpy reference: copy = np.array(v, copy=True) vs np.asarray(v) (a view); call = a Python "
-             "function returning its input or a copy of it; the limit is numpy.copyto",
-    "theano": "Theano 1.0.5, C/CVM linker (FAST_RUN)",
-    "pytensor-c": "PyTensor, C/CVM linker",
-    "pytensor-numba": "PyTensor, NUMBA linker",
-    "pytensor-jax": "PyTensor, JAX linker, JAX's default device",
-    "pytensor-jax-gpu": "PyTensor, JAX linker, CUDA device",
-    "cupy": "CuPy model of a device-resident shared variable",
-}
-
-THEANO_FLAG = "blas.ldflags="
-
-
-def theano_env(env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """THEANO_FLAGS with ``blas.ldflags=`` added (Theano 1.0.5 needs it on numpy >= 1.22)."""
-    src = dict(os.environ if env is None else env)
-    flags = src.get("THEANO_FLAGS", "")
-    if "blas.ldflags" not in flags:
-        flags = ",".join(f for f in (flags, THEANO_FLAG) if f)
-    return {"THEANO_FLAGS": flags}
-
-
-def library_of(name: str) -> str:
-    """The importable top-level module a backend needs (for a cheap presence check)."""
-    if name == "theano":
-        return "theano"
-    if name == "cupy":
-        return "cupy"
-    return "pytensor"
-
-
-def presence(name: str) -> Optional[str]:
-    """None if the backend's libraries can be found by this interpreter, else the reason.
-
-    Looks the modules up without importing them (importing Theano or PyTensor
-    takes seconds); ``load_backend`` in a child does the real check.
-    """
-    import importlib.util
-
-    need = [library_of(name)]
-    if name.startswith("pytensor-jax"):
-        need.append("jax")
-    if name == "pytensor-numba":
-        need.append("numba")
-    for mod in need:
-        try:
-            if importlib.util.find_spec(mod) is None:
-                return "module %r is not installed in %s" % (mod, sys.executable)
-        except (ImportError, ValueError) as exc:
-            return "module %r cannot be found: %s" % (mod, exc)
-    return None
+from harness.topics.aliasing.workloads import CPU_BACKENDS, GPU_BACKENDS, theano_env
 
 
 def _missing(name: str, reason: str) -> BackendMissing:
@@ -191,7 +124,7 @@ class Backend:
 
     name = "base"
     device = "cpu"
-    # operations this backend can time: subset of throughput.OPERATIONS
+    # operations this backend can time: subset of workloads.OPERATIONS
     operations: Tuple[str, ...] = ("shared", "get_value", "set_value", "call", "update_pattern")
     has_nogc = False  # a linker variant that keeps output buffers between calls
 
@@ -238,7 +171,7 @@ class Backend:
         return "copyto"
 
     def device_api(self) -> Any:
-        """The device API (harness.aliasing.gpu) whose transfer limits apply, or None on the CPU."""
+        """The device API (harness.topics.aliasing.gpu) whose transfer limits apply, or None on the CPU."""
         return None
 
     def to_host(self, x: Any) -> Any:
@@ -416,7 +349,7 @@ class PyTensorJax(TheanoLike):
     def device_api(self) -> Any:
         if self.device != "gpu":
             return None
-        from harness.aliasing.gpu import JaxAPI
+        from harness.topics.aliasing.gpu import JaxAPI
 
         return JaxAPI(self.jax_device)
 
@@ -446,7 +379,7 @@ def load_backend(name: str) -> Backend:
     if name == "pytensor-jax-gpu":
         return _pytensor_jax_mode(name, "cuda")
     if name == "cupy":
-        from harness.aliasing.gpu import CupyShared
+        from harness.topics.aliasing.gpu import CupyShared
 
         return CupyShared.load()
     raise _missing(name, "unknown backend (choose from: numpy, %s, %s)" % (", ".join(CPU_BACKENDS), ", ".join(GPU_BACKENDS)))

@@ -1,4 +1,10 @@
-"""Throughput: time and GB/s of each operation, borrow vs copy, against the memcpy limit.
+"""Measurement: each backend's conformance and throughput rows, in a child process of its own.
+
+``measure_backend`` runs in the child (``harness.core.children.run_child``); ``run_backend`` is
+the parent side that starts it and turns its answer into rows by kind (conformance, throughput,
+limits, overhead, backends). Rows are in raw units: bytes, seconds, GB/s, counts.
+
+Throughput: time and GB/s of each operation, borrow vs copy, against the memcpy limit.
 
 Every operation is timed on a float64 array of each size with
 ``harness.core.timing.time_call`` (calibrated loops, median of ``repeat`` samples).
@@ -18,7 +24,7 @@ Operations (``OPERATIONS``), each with borrow=False (copy) and borrow=True:
   borrow=False: ``s.set_value(s.get_value() + 0)``
 * ``copy`` (numpy reference only): ``np.array(v, copy=not b)``
 
-Child-side module: numpy and the backend only, CPython 3.8 syntax.
+Child-side module (but ``run_backend``): numpy and the backend only, CPython 3.8 syntax.
 """
 from __future__ import annotations
 
@@ -27,21 +33,16 @@ import gc
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from harness.aliasing.backends import Backend, load_backend
-from harness.errors import BackendMissing, HarnessError
 from harness.core.timing import time_call
-
-OPERATIONS = ("copy", "shared", "get_value", "get_value_internal", "set_value", "call", "update_pattern")
-KB, MB = 1000, 1000 * 1000
-DEFAULT_SIZES = (4 * KB, 64 * KB, 1 * MB, 64 * MB)
-LARGE_SIZES = (16 * MB, 256 * MB, 512 * MB)
-OVERHEAD_SIZE = 64 * MB  # where the harness's own overhead must stay under 5%
-MAX_OVERHEAD = 0.05
+from harness.errors import BackendMissing, HarnessError
+from harness.topics.aliasing.backends import Backend, load_backend
+from harness.topics.aliasing.workloads import (DEFAULT_SIZES, OPERATIONS, REFERENCE, REFERENCE_OPERATIONS,
+                                               child_env)
 
 
 def operations_of(b: Backend) -> Sequence[str]:
-    if b.name == "numpy":
-        return ("copy", "call")
+    if b.name == REFERENCE:
+        return REFERENCE_OPERATIONS
     return b.operations
 
 
@@ -218,14 +219,14 @@ def measure_backend(backend: str, sizes: Sequence[int] = DEFAULT_SIZES, repeat: 
         return {"backend": backend, "missing": {"reason": exc.reason, "install": exc.install}}
     out: Dict[str, Any] = {"backend": backend, "versions": b.versions(), "load_s": time.perf_counter() - t0}
     if conformance:
-        from harness.aliasing.conformance import run_cases
+        from harness.topics.aliasing.conformance import run_cases
 
         out["conformance"] = run_cases(b, conformance_n)
     if throughput:
         limits, limit_rows = None, []
         api = b.device_api()
         if api is not None:
-            from harness.aliasing.gpu import measure_device_limits
+            from harness.topics.aliasing.gpu import measure_device_limits
 
             limits, limit_rows = measure_device_limits(api, sizes, repeat=repeat, min_time=min_time)
         out.update(measure_throughput(b, sizes, repeat=repeat, min_time=min_time, ops=ops, limits=limits))
@@ -234,3 +235,38 @@ def measure_backend(backend: str, sizes: Sequence[int] = DEFAULT_SIZES, repeat: 
         out["limits"] = limit_rows + out["limits"]
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+# --------------------------------------------------------------------------
+# Parent side: start one backend's child and gather its rows
+
+
+def run_backend(backend: str, python: Optional[str], *, sizes: Sequence[int], repeat: int, min_time: float,
+                conformance: bool, throughput: bool, timeout: float) -> Dict[str, List[Dict[str, Any]]]:
+    """One backend measured in its child process: rows by kind.
+
+    BackendMissing when the backend cannot run in that interpreter (the child says why);
+    ChildError when the child fails.
+    """
+    import sys
+
+    from harness.core.children import run_child
+    from harness.core.optional import INSTALL
+
+    kwargs = {"backend": backend, "sizes": list(sizes), "repeat": repeat, "min_time": min_time,
+              "conformance": conformance, "throughput": throughput}
+    res = run_child("harness.topics.aliasing.measure:measure_backend", kwargs, python=python,
+                    env=child_env(backend), timeout=timeout)
+    if "missing" in res:
+        m = res["missing"]
+        raise BackendMissing("interpreter %s" % (python or sys.executable), m["reason"],
+                             m.get("install") or INSTALL.get(backend, ""))
+    child = res.get("child") or {}
+    return {
+        "conformance": list(res.get("conformance") or []),
+        "throughput": list(res.get("throughput") or []),
+        "limits": list(res.get("limits") or []),
+        "overhead": [dict(backend=backend, **res["overhead"])] if res.get("overhead") else [],
+        "backends": [{"backend": backend, "versions": res.get("versions", {}), "python": child.get("python"),
+                      "interpreter": child.get("executable"), "seconds": round(float(res.get("seconds", 0.0)), 2)}],
+    }

@@ -1,0 +1,113 @@
+"""What the aliasing topic runs: the backends, the operations timed on each, the sizes and limits.
+
+Backends, each measured in a child process of its own (``measure.measure_backend``):
+
+* ``numpy``: the reference (copy vs view), always run on the CPU;
+* ``theano``: Theano 1.0.5 with its C/CVM linker (FAST_RUN). On numpy >= 1.22 it fails at
+  import unless ``THEANO_FLAGS`` holds ``blas.ldflags=`` (``theano_env`` adds it);
+* ``pytensor-c``, ``pytensor-numba``, ``pytensor-jax``: PyTensor with the C/CVM, NUMBA and JAX
+  linkers (JAX on its CPU device);
+* GPU (``gpu.py``): ``pytensor-jax-gpu`` (PyTensor's JAX mode on CUDA) and ``cupy`` (a CuPy model of
+  a device-resident shared variable).
+
+Install commands come from ``harness.core.optional.INSTALL`` (keyed by backend name).
+Child-side module: standard library only, CPython 3.8 syntax.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Dict, Optional
+
+CPU_BACKENDS = ("theano", "pytensor-c", "pytensor-numba", "pytensor-jax")
+GPU_BACKENDS = ("pytensor-jax-gpu", "cupy")
+REFERENCE = "numpy"
+
+DESCRIPTION = {
+    "numpy": "numpy reference: copy = np.array(v, copy=True) vs np.asarray(v) (a view); call = a Python "
+             "function returning its input or a copy of it; the limit is numpy.copyto",
+    "theano": "Theano 1.0.5, C/CVM linker (FAST_RUN)",
+    "pytensor-c": "PyTensor, C/CVM linker",
+    "pytensor-numba": "PyTensor, NUMBA linker",
+    "pytensor-jax": "PyTensor, JAX linker, JAX's default device",
+    "pytensor-jax-gpu": "PyTensor, JAX linker, CUDA device",
+    "cupy": "CuPy model of a device-resident shared variable",
+}
+
+# Operations timed, each with borrow=False (copy) and borrow=True (see measure.prepare_op)
+OPERATIONS = ("copy", "shared", "get_value", "get_value_internal", "set_value", "call", "update_pattern")
+REFERENCE_OPERATIONS = ("copy", "call")
+KB, MB = 1000, 1000 * 1000
+DEFAULT_SIZES = (4 * KB, 64 * KB, 1 * MB, 64 * MB)
+LARGE_SIZES = (16 * MB, 256 * MB, 512 * MB)
+OVERHEAD_SIZE = 64 * MB  # where the harness's own overhead must stay under 5%
+MAX_OVERHEAD = 0.05
+ARRAYS_ALIVE = 5  # source, shared copy, get_value copy, call output and copyto's destination
+CALL_RATE_MAX_BYTES = 64 * KB  # the calls-per-second table: small arrays only
+BORROW_FASTER = 2.0  # "faster for large objects": borrow at least this many times faster than the copy
+
+THEANO_FLAG = "blas.ldflags="
+
+
+def theano_env(env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """THEANO_FLAGS with ``blas.ldflags=`` added (Theano 1.0.5 needs it on numpy >= 1.22)."""
+    src = dict(os.environ if env is None else env)
+    flags = src.get("THEANO_FLAGS", "")
+    if "blas.ldflags" not in flags:
+        flags = ",".join(f for f in (flags, THEANO_FLAG) if f)
+    return {"THEANO_FLAGS": flags}
+
+
+def child_env(backend: str) -> Dict[str, str]:
+    """Environment variables a backend's child process needs."""
+    if backend == "theano":
+        return theano_env()
+    if backend == "pytensor-jax":
+        return {"JAX_PLATFORMS": "cpu"}
+    if backend == "pytensor-jax-gpu":
+        return {"JAX_PLATFORMS": "cuda"}
+    return {}
+
+
+def library_of(name: str) -> str:
+    """The importable top-level module a backend needs (for a cheap presence check)."""
+    if name == "theano":
+        return "theano"
+    if name == "cupy":
+        return "cupy"
+    return "pytensor"
+
+
+def presence(name: str) -> Optional[str]:
+    """None if the backend's libraries can be found by this interpreter, else the reason.
+
+    Looks the modules up without importing them (importing Theano or PyTensor takes seconds);
+    ``backends.load_backend`` in a child does the real check.
+    """
+    import importlib.util
+
+    need = [library_of(name)]
+    if name.startswith("pytensor-jax"):
+        need.append("jax")
+    if name == "pytensor-numba":
+        need.append("numba")
+    for mod in need:
+        try:
+            if importlib.util.find_spec(mod) is None:
+                return "module %r is not installed in %s" % (mod, sys.executable)
+        except (ImportError, ValueError) as exc:
+            return "module %r cannot be found: %s" % (mod, exc)
+    return None
+
+
+def size_label(n: object) -> str:
+    """4000 -> '4KB', 64000000 -> '64MB' (decimal units, as the sizes are given)."""
+    n = int(n)  # type: ignore[call-overload]
+    for unit, div in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if n >= div and n % div == 0:
+            return "%d%s" % (n // div, unit)
+    if n >= 10**6:
+        return "%.1fMB" % (n / 1e6)
+    if n >= 10**3:
+        return "%.1fKB" % (n / 1e3)
+    return "%dB" % n

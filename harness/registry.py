@@ -45,8 +45,9 @@ class Command:
 
         options = self.topic.options(args)
         got = runner.measure(self.topic, options, quiet=getattr(args, "quiet", True))
+        notes = got.all_notes() + list(self.topic.notes(got.rows, options))
         result = TopicResult(self.topic.name, self.topic.tables(got.rows, options),
-                             judge_all(list(self.topic.claims), got.rows), got.all_notes(),
+                             judge_all(list(self.topic.claims), got.rows), notes,
                              meta=self.topic.meta(got.rows, options))
         result.meta.setdefault("seconds", round(got.seconds, 1))
         result.rows = got.rows
@@ -60,7 +61,7 @@ def command(name: str) -> Any:
     """What the CLI loads for a topic: the Command over its Topic where the topic has the one
     shape, else its module (the topics not moved yet)."""
     old = {"containers": "harness.containers", "allocator": "harness.allocator",
-           "pickle": "harness.pickling", "aliasing": "harness.aliasing"}
+           "pickle": "harness.pickling"}
     try:
         return Command(topic(name))
     except ModuleNotFoundError as exc:

@@ -5,7 +5,7 @@ case starts child processes of its own), the memory guard over the cases that ru
 progress stepped from the main thread as cases finish, Ctrl-C and SIGTERM (every child of every
 case stopped before the interrupt goes on), skips (a case that raises BackendMissing) and
 failures (a case whose child died: its label and error, the other cases go on). A run in which
-cases were planned but none measured anything fails with ChildError.
+cases failed and none of the plan's essential cases measured anything fails with ChildError.
 """
 from __future__ import annotations
 
@@ -75,7 +75,8 @@ def measure(topic: Topic, options: Any, *, quiet: bool = True) -> Measured:
     for i in sorted(got):
         for k, rows in got[i].items():
             by_kind.setdefault(k, []).extend(rows)
-    if plan.cases and failures and not any(by_kind.values()):
-        raise ChildError("nothing was measured: every case failed; first: %s" % failures[0])
+    essential = set(plan.essential or [c.label for c in plan.cases])
+    if failures and not any(any(rows for rows in got[i].values()) for i in got if plan.cases[i].label in essential):
+        raise ChildError("nothing was measured: every case that was tried failed: %s" % "; ".join(failures))
     measured = topic.finish(frames(by_kind), options)
     return Measured(topic.name, measured, skips, failures, list(plan.notes), time.perf_counter() - t0)

@@ -58,6 +58,10 @@ class Plan:
     skips: List[Skip] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
     jobs: int = 1  # cases that may run at once (each in child processes of its own)
+    # the labels of the cases whose rows make a result (default: every case). A run in which cases
+    # failed and none of these measured anything fails (e.g. aliasing: the numpy reference alone
+    # is not a result when every backend that was tried failed)
+    essential: List[str] = field(default_factory=list)
 
 
 class Topic(Protocol):
@@ -83,6 +87,11 @@ class Topic(Protocol):
     def figure(self, rows: Rows, path: str) -> None: ...
 
     def meta(self, rows: Rows, options: Any) -> Dict[str, Any]: ...
+
+    def notes(self, rows: Rows, options: Any) -> List[str]:
+        """What the run says besides its tables, from its rows (after the plan's notes, skips and
+        failures): e.g. which backend versions were measured."""
+        ...
 
     def from_asv(self, tracked: "pd.DataFrame") -> Rows:
         """The topic's rows rebuilt from kept asv results of one Python version: ``tracked`` has the

@@ -263,7 +263,7 @@ def test_an_aliasing_run_whose_every_backend_failed_is_not_a_success(tmp_path):
     proc = run_cli("aliasing", "--backends", "pytensor-c", "--python", "pytensor-c=%s" % broken, "--sizes", "4KB",
                    "--quiet", timeout=120)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "every backend that was tried failed" in proc.stderr and "Traceback" not in proc.stderr
+    assert "every case that was tried failed: pytensor-c" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_a_pickle_run_whose_every_method_was_killed_is_not_a_success(monkeypatch):

@@ -111,6 +111,9 @@ class Containers:
     def meta(self, rows: "Rows", options: Any) -> Dict[str, Any]:
         return {}
 
+    def notes(self, rows: "Rows", options: Any) -> List[str]:
+        return []
+
     def from_asv(self, tracked: "pd.DataFrame") -> "Rows":
         by_case: Dict[Any, Row] = {}
         for bench, args, value in zip(tracked["benchmark"], tracked["args"], tracked["value"]):

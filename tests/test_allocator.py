@@ -291,6 +291,9 @@ def test_claims_from_asv_figures_match_live_rows():
     for name in ("blocks", "reuse", "kept", "buildup", "glibc"):  # asv tracks none of their figures
         assert C[name].judge(rows) is None
     assert TOPIC.from_asv(tracked[tracked["benchmark"].str.endswith("retained")]) == {}
+    pool_only = TOPIC.from_asv(tracked.assign(value=["large", 4096, None, None, 1]))  # a hand-edited file
+    assert C["arena"].judge(pool_only) is None
+    assert C["pool"].judge(pool_only).evidence == "on asv (pool = 4.0 KiB (4096 B))"
     old = tracked.assign(value=[262144, 4096, 48, 64, 1])
     assert [C[n].judge(TOPIC.from_asv(old)).verdict for n in ("arena", "pool")] == ["confirmed", "confirmed"]
 

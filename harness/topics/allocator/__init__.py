@@ -225,7 +225,10 @@ class AllocatorTopic:
 
     def from_asv(self, tracked: "pd.DataFrame") -> "Rows":
         """The geometry row of one Python version from bench_allocator.Geometry's tracked figures
-        (arena size, pool size, pool header, pools per arena seen); asv tracks no step rows."""
+        (arena size, pool size, pool header, pools per arena seen; Geometry tracks nothing where
+        pymalloc is not in use); the step rows' figures asv tracks are differences the claims
+        cannot be judged from, so none are rebuilt. ``tracked`` may name the version in a
+        ``python`` column (else "asv")."""
         import pandas as pd
 
         row: Row = {}
@@ -233,7 +236,7 @@ class AllocatorTopic:
             column = ASV_GEOMETRY.get(bench)
             if column and isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
                 row[column] = int(value) if float(value).is_integer() else value
-        if not row.get("arena_size"):  # the claims read the geometry of pymalloc only
+        if not row:  # Geometry tracks figures under pymalloc only
             return {}
         python = str(tracked["python"].iloc[0]) if "python" in tracked.columns else "asv"
         return {"geometry": pd.DataFrame([dict(python=python, allocator="pymalloc", **row)])}

@@ -84,19 +84,16 @@ class View:
 # Per version: each rule gives (verdict, evidence) for one Python version, or None
 
 
-def _pymalloc(geo: Optional[Row]) -> bool:
-    return bool(geo and geo.get("arena_size"))
-
-
 def _no_stats(geo: Optional[Row]) -> Optional[Judgement]:
-    if geo and not _pymalloc(geo):
+    """Inconclusive for an interpreter whose geometry row has no pymalloc figures at all."""
+    if geo and not geo.get("arena_size") and not geo.get("pool_size"):
         return "inconclusive", "no pymalloc statistics: the interpreter runs %s" % geo.get("allocator")
     return None
 
 
 def _arena(view: View, python: str) -> Optional[Judgement]:
-    geo = view.geometry.get(python)
-    if not _pymalloc(geo):
+    geo = view.geometry.get(python) or {}
+    if not geo.get("arena_size"):
         return _no_stats(geo)
     ppa, ps = geo.get("probe_pools_per_arena"), geo.get("probe_pool")
     probe = ("; addresses: %d fresh pools of %s follow each other in one arena" % (ppa, format_bytes(ps))
@@ -107,20 +104,21 @@ def _arena(view: View, python: str) -> Optional[Judgement]:
 
 
 def _pool(view: View, python: str) -> Optional[Judgement]:
-    geo = view.geometry.get(python)
-    if not _pymalloc(geo) or not geo.get("pool_size"):
+    geo = view.geometry.get(python) or {}
+    pool = geo.get("pool_size")
+    if not pool:
         return _no_stats(geo)
-    ps = geo.get("probe_pool")
-    probe = "; addresses: consecutive fresh pools %s B apart" % ps if ps is not None else ""
-    return ("confirmed" if geo["pool_size"] == FOLKLORE_POOL else "refuted",
-            "pool = %s (%d B%s), %d pools per arena, %s header"
-            % (format_bytes(geo["pool_size"]), geo["pool_size"], probe, geo["arena_size"] // geo["pool_size"],
-               format_bytes(geo.get("pool_header") or 0)))
+    ps, arena, header = geo.get("probe_pool"), geo.get("arena_size"), geo.get("pool_header")
+    return ("confirmed" if pool == FOLKLORE_POOL else "refuted",
+            "pool = %s (%d B%s)%s%s" % (format_bytes(pool), pool,
+                                        "; addresses: consecutive fresh pools %s B apart" % ps if ps is not None else "",
+                                        ", %d pools per arena" % (arena // pool) if arena else "",
+                                        ", %s header" % format_bytes(header) if header is not None else ""))
 
 
 def _blocks(view: View, python: str) -> Optional[Judgement]:
-    geo = view.geometry.get(python)
-    if not _pymalloc(geo) or geo.get("n") is None:  # asv tracks no block figures: nothing to judge
+    geo = view.geometry.get(python) or {}
+    if geo.get("n") is None:  # no address probe ran (asv tracks none of its figures)
         return _no_stats(geo)
     stride, block, added, nobj = geo.get("probe_stride"), geo.get("block"), geo.get("class_blocks_added"), geo["n"]
     fixed = stride == block and added is not None and nobj and added >= 0.99 * nobj

@@ -368,3 +368,15 @@ def test_cli_refuses_bad_options(cli):
     assert proc.returncode == 2 and "out of range" in proc.stderr
     proc = cli("allocator", "--python", "3.99", "--quiet")
     assert proc.returncode == 2 and "outside the supported range" in proc.stderr
+
+
+def test_a_missing_cpp_extension_is_one_skip(monkeypatch):
+    from harness.core.optional import INSTALL
+    from harness.errors import BackendMissing
+
+    monkeypatch.setattr(measure, "cpp_missing", lambda: BackendMissing("harness._containers", "not built", INSTALL["cpp"]))
+    plan = TOPIC.plan(Options(allocators=["pymalloc", "c++"], sizes=[64], patterns=["free_all"], n=1000))
+    assert [c.label for c in plan.cases] == ["geometry %s" % interpreters.find_interpreter("current").version,
+                                             "%s pymalloc 64 B free_all" % plan.cases[0].label.split()[1]]
+    assert [(s.what, s.install) for s in plan.skips] == [("C++ column", INSTALL["cpp"])]
+    assert not any(n.startswith("C++ rows") for n in plan.notes)

@@ -21,7 +21,7 @@ from harness.topic import Case, Plan, Row, Skip, kind
 from harness.topics.allocator import measure
 from harness.topics.allocator.claims import CLAIMS
 from harness.topics.allocator.workloads import (ALLOCATORS, DEFAULT_N, DEFAULT_SIZE, MAX_SIZE, MIN_N, MIN_SIZE,
-                                                MIXED, PATTERNS, STEPS, Size, judged_size, objects_label, unknown,
+                                                MIXED, PATTERNS, Size, judged_size, objects_label, unknown,
                                                 workload_estimate)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -125,9 +125,11 @@ def _split(values: Optional[Sequence[str]]) -> Optional[List[str]]:
 
 
 def _workload_cases(options: Options, python: str, version: str, allocator: str) -> List[Case]:
-    label = "C++" if allocator == "c++" else "%s %s" % (version, allocator)
+    """The workloads of one interpreter and allocator; ``version`` is what the rows' python column
+    says ("C++" for the C++ blocks, run once in this interpreter: ``python`` "")."""
+    label = version if allocator == "c++" else "%s %s" % (version, allocator)
     return [Case("%s %s %s" % (label, objects_label(size), pat),
-                 {"kind": "workload", "python": python, "version": label if allocator == "c++" else version,
+                 {"kind": "workload", "python": python, "version": version,
                   "allocator": allocator, "size": size, "pattern": pat},
                  workload_estimate(size, options.n))
             for size in options.sizes for pat in PATTERNS if pat in options.patterns]
@@ -243,5 +245,3 @@ class AllocatorTopic:
 
 
 TOPIC = AllocatorTopic()
-
-__all__ = ["TOPIC", "Options", "STEPS"]

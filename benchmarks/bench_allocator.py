@@ -2,12 +2,14 @@
 
 Run in an asv matrix over CPython versions, the arena and pool sizes step up at
 3.10 (256 KiB -> 1 MiB arenas, 4 KiB -> 16 KiB pools), and the arenas retained
-after each free pattern follow. Every figure comes from harness.allocator,
-measured in a fresh child process of the interpreter asv runs.
+after each free pattern follow. Every figure comes from the allocator topic
+(harness.topics.allocator), measured in fresh child processes of the interpreter asv runs.
 """
-from harness import allocator
+from harness import runner
+from harness.topics.allocator import TOPIC, Options, measure, workloads
+from harness.topics.allocator.tables import retention_table
 
-PATTERNS = list(allocator.PATTERNS)
+PATTERNS = list(workloads.PATTERNS)
 N = 100_000
 SIZE = 64
 
@@ -18,7 +20,7 @@ class Geometry:
     timeout = 120
 
     def setup_cache(self):
-        return allocator.geometry()
+        return measure.geometry()
 
     def setup(self, geo):
         if geo.get("allocator") != "pymalloc":
@@ -51,9 +53,8 @@ def _missing(value):
 
 
 def _retention(allocators):
-    res = allocator.measure_all(None, allocators=allocators, sizes=(SIZE,), patterns=PATTERNS, n=N)
-    table = allocator.retention_table(res["steps"])
-    steps = res["steps"]
+    steps = runner.measure(TOPIC, Options(allocators=allocators, sizes=[SIZE], patterns=PATTERNS, n=N)).rows["steps"]
+    table = retention_table(steps)
     out = {}
     for row in table.to_dict(orient="records"):
         freed = steps[(steps["allocator"] == row["allocator"]) & (steps["pattern"] == row["pattern"])

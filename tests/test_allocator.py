@@ -6,9 +6,12 @@ import sys
 import pandas as pd
 import pytest
 
-from harness import allocator
+from harness import runner
+from harness.claims import judge_all
 from harness.core import interpreters
 from harness.errors import HarnessError
+from harness.topics.allocator import TOPIC, Options, claims, measure, workloads
+from harness.topics.allocator.tables import verdict_table
 
 N = 100_000
 
@@ -18,7 +21,7 @@ def runs():
     """Each pattern once on this interpreter under pymalloc (a fresh child each)."""
     if os.environ.get("PYTHONMALLOC"):
         pytest.skip("PYTHONMALLOC is set")
-    return {p: allocator.run_workload(p, 64, N) for p in allocator.PATTERNS}
+    return {p: measure.run_workload(p, 64, N) for p in workloads.PATTERNS}
 
 
 def steps_of(res):
@@ -27,7 +30,7 @@ def steps_of(res):
 
 def test_every_step_is_recorded(runs):
     for pattern, res in runs.items():
-        assert [s["step"] for s in res["steps"]] == list(allocator.STEPS)
+        assert [s["step"] for s in res["steps"]] == list(workloads.STEPS)
         st = steps_of(res)
         assert st["allocated"]["live_objects"] == N
         assert st["allocated"]["live_requested"] == 64 * N  # 64-byte requests, measured with getsizeof
@@ -72,7 +75,7 @@ def test_malloc_trim_does_not_touch_pymalloc_arenas(runs):
 
 
 def test_under_pythonmalloc_malloc_there_are_no_arenas_and_glibc_holds():
-    res = allocator.run_workload("free_all", 64, N, allocator="malloc")
+    res = measure.run_workload("free_all", 64, N, allocator="malloc")
     assert res["allocator"] == "malloc" and res["blocks"] == []
     st = steps_of(res)
     assert st["allocated"].get("arenas") is None
@@ -81,24 +84,24 @@ def test_under_pythonmalloc_malloc_there_are_no_arenas_and_glibc_holds():
 
 
 def test_mixed_sizes_use_several_classes():
-    res = allocator.run_workload("free_every_2nd", allocator.MIXED, 20_000)
-    assert len(set(res["blocks"])) == len(allocator.MIXED_SIZES)
-    assert all(r <= b < r + 16 for r, b in zip(allocator.MIXED_SIZES, res["blocks"]))
+    res = measure.run_workload("free_every_2nd", workloads.MIXED, 20_000)
+    assert len(set(res["blocks"])) == len(workloads.MIXED_SIZES)
+    assert all(r <= b < r + 16 for r, b in zip(workloads.MIXED_SIZES, res["blocks"]))
     st = steps_of(res)
     for b in res["blocks"]:
         assert abs(st["allocated"]["class_blocks"][str(b)] - st["start"]["class_blocks"][str(b)] - 20_000 // 5) < 200
 
 
 def test_cpp_side_frees_in_the_same_patterns():
-    reason = allocator.cpp_missing()
+    reason = measure.cpp_missing()
     if reason:
-        pytest.skip(reason)
-    res = allocator.run_workload("keep_1_in_1000", 64, N, allocator="c++")
+        pytest.skip(str(reason))
+    res = measure.run_workload("keep_1_in_1000", 64, N, allocator="c++")
     st = steps_of(res)
     assert st["allocated"]["live_objects"] == N and st["allocated"]["live_requested"] == 64 * N
     assert st["allocated"]["cpp_allocated"] >= 64 * N
     assert st["freed"]["live_objects"] == N // 1000
-    res = allocator.run_workload("free_random_half", allocator.MIXED, 10_000, allocator="c++")
+    res = measure.run_workload("free_random_half", workloads.MIXED, 10_000, allocator="c++")
     assert steps_of(res)["freed"]["live_objects"] == 5_000
 
 
@@ -113,22 +116,24 @@ def test_probe_layout_finds_pools_and_arenas_in_synthetic_addresses():
                 addrs += [arena + p * pool + header + i * stride for i in range(per_pool)]
         return addrs
 
-    got = allocator.probe_layout(layout(4096, 48, 64, 64, 6))
+    got = measure.probe_layout(layout(4096, 48, 64, 64, 6))
     assert (got["stride"], got["pool_size"], got["pool_header"], got["pools_per_arena"]) == (64, 4096, 48, 64)
-    got = allocator.probe_layout(layout(16384, 48, 80, 64, 4, lost_first=1))
+    got = measure.probe_layout(layout(16384, 48, 80, 64, 4, lost_first=1))
     assert (got["stride"], got["pool_size"], got["pool_header"], got["pools_per_arena"]) == (80, 16384, 48, 63)
     assert got["blocks_per_pool"] == (16384 - 48) // 80
 
 
 def test_bad_input_is_refused_clearly():
     with pytest.raises(HarnessError, match="pattern"):
-        allocator.run_workload("free_some", 64, N)
+        measure.run_workload("free_some", 64, N)
     with pytest.raises(HarnessError, match="too small"):
-        allocator.run_workload("free_all", 64, 10)
+        measure.run_workload("free_all", 64, 10)
     with pytest.raises(HarnessError, match="too small"):
-        allocator.run_workload("free_all", 20, 5000)  # a bytes object needs more than 20 bytes
+        measure.run_workload("free_all", 20, 5000)  # a bytes object needs more than 20 bytes
     with pytest.raises(HarnessError, match="allocator"):
-        allocator.measure_all(allocators=["jemalloc"])
+        TOPIC.plan(Options(allocators=["jemalloc"]))
+    with pytest.raises(HarnessError, match="too small"):
+        TOPIC.plan(Options(n=999))
 
 
 def test_interpreters_are_found_or_refused():
@@ -156,69 +161,195 @@ def test_a_foreign_interpreter_runs_the_workloads():
     if not other:
         pytest.skip("no other CPython installed")
     it = interpreters.find_interpreter(other[0])
-    res = allocator.run_workload("keep_1_in_1000", 64, 20_000, python=it.path)
+    res = measure.run_workload("keep_1_in_1000", 64, 20_000, python=it.path)
     assert res["child"]["python"] == it.version
     st = steps_of(res)
     assert st["freed"]["live_objects"] == 20
     assert st["freed"]["arenas"] >= st["allocated"]["arenas"] - 1
 
 
-def _table(rows):
-    base = {"python": "X", "objects": "64 B", "block": 64}
-    return pd.DataFrame([dict(base, **r) for r in rows])
+# --------------------------------------------------------------------------
+# The claims, on synthetic rows
+
+MiB = workloads.MiB
+C = {c.id.split(".", 1)[1]: c for c in claims.CLAIMS}
+GEO = {"python": "X", "allocator": "pymalloc", "arena_size": 262144, "pool_size": 4096, "pool_header": 48,
+       "class_step": 16, "threshold": 512, "request": 50, "block": 64, "probe_stride": 64, "probe_pool": 4096,
+       "probe_header": 48, "probe_pools_per_arena": 64, "class_blocks_added": 1000, "n": 1000}
+GEO_312 = dict(GEO, arena_size=1048576, pool_size=16384, probe_stride=48, probe_pool=16384)
+# (arenas, RSS above start in MiB) after each step, as the retention table shows them
+FIGURES = dict(arenas_start=2, arenas_alloc=12, arenas_freed=12, arenas_trim=0, arenas_same=12, arenas_other=13,
+               rss_alloc=10.0, rss_freed=0.0, rss_trim=0.0, rss_same=0.0, rss_other=0.0, ratio=None)
 
 
-def test_verdicts_follow_the_figures():
-    geo = {"arena_size": 262144, "pool_size": 4096, "pool_header_size": 48, "alignment": 16,
-           "small_block_threshold": 512, "request": 50, "block": 64, "n": 1000, "class_blocks_added": 1000,
-           "probe": {"stride": 64, "pool_size": 4096, "pools_per_arena": 64}}
-    arenas = dict(arenas_start=2, arenas_alloc=12, arenas_trim=0, rss_alloc=10.0, rss_trim=0.0, rss_same=0.0,
-                  rss_other=0.0, ratio=None)
-    table = _table([
-        dict(arenas, allocator="pymalloc", pattern="free_all", arenas_freed=3, arenas_same=12, arenas_other=13, rss_freed=1.0),
-        dict(arenas, allocator="pymalloc", pattern="keep_1_in_1000", arenas_freed=12, arenas_same=12, arenas_other=13,
-             rss_freed=10.0, ratio=900.0),
-        dict(arenas, allocator="pymalloc", pattern="free_every_2nd", arenas_freed=12, arenas_same=12, arenas_other=17,
-             rss_freed=10.0),
-    ])
-    got = {r["claim"]: r["verdict"] for r in allocator.judge_version("X", geo, table, "64 B")}
-    c = allocator.CLAIMS
-    assert got[c["arena"]] == "confirmed" and got[c["pool"]] == "confirmed" and got[c["blocks"]] == "confirmed"
-    assert got[c["reuse"]] == "confirmed" and got[c["buildup"]] == "confirmed" and got[c["kept"]] == "partly"
-
-    geo2 = dict(geo, arena_size=1048576, pool_size=16384, probe={"stride": 48, "pool_size": 16384})
-    table.loc[table["pattern"] == "free_all", "arenas_freed"] = 12  # nothing given back
-    table.loc[table["pattern"] == "free_every_2nd", "arenas_other"] = 12  # no build-up
-    table.loc[table["pattern"] == "free_every_2nd", "arenas_same"] = 20  # no reuse
-    got = {r["claim"]: r["verdict"] for r in allocator.judge_version("X", geo2, table, "64 B")}
-    assert got[c["arena"]] == "refuted" and got[c["pool"]] == "refuted" and got[c["blocks"]] == "refuted"
-    assert got[c["kept"]] == "confirmed" and got[c["buildup"]] == "refuted" and got[c["reuse"]] == "refuted"
-
-    rows = allocator.judge_version("3.8", geo, table, "64 B") + allocator.judge_version("3.12", geo2, table, "64 B")
-    overall = {v.claim: v for v in allocator._overall(rows)}
-    assert overall[c["arena"]].verdict == "partly"
-    assert "confirmed on 3.8" in overall[c["arena"]].evidence and "refuted on 3.12" in overall[c["arena"]].evidence
-    vt = allocator.verdict_table(rows)
-    assert list(vt.columns) == ["claim", "3.8", "3.12"]
-    assert vt.set_index("claim").loc[c["arena"]].tolist() == ["confirmed", "refuted"]
+def workload(pattern, allocator="pymalloc", python="X", size=64, judged=True, **figures):
+    """The step rows of one workload whose retention figures are ``FIGURES`` updated by ``figures``."""
+    f = dict(FIGURES, **figures)
+    pymalloc = allocator == "pymalloc"
+    rows = []
+    for step in workloads.STEPS:
+        short = claims.SHORT.get(step, step)
+        rows.append({"python": python, "allocator": allocator, "objects": workloads.objects_label(size),
+                     "block": 64 if pymalloc else None, "pattern": pattern, "step": step, "n": 1000,
+                     "rss_delta": 0 if step == "start" else f["rss_" + short] * MiB,
+                     "arenas": f["arenas_" + short] if pymalloc else None,
+                     "ratio": f["ratio"] if step == "freed" else None, "size": size, "judged": judged})
+    return rows
 
 
-def test_run_topic_measures_and_judges_this_interpreter(tmp_path):
-    result = allocator.run_topic(None, allocators=["pymalloc", "malloc"], sizes=[64],
-                                 patterns=["free_all", "free_every_2nd", "keep_1_in_1000"], n=N, jobs=2)
-    geo = result.tables["geometry"]
+def rows_of(geometry, *workload_rows):
+    return {"geometry": pd.DataFrame(geometry),
+            "steps": pd.DataFrame([r for w in workload_rows for r in w])}
+
+
+PYMALLOC_OK = [  # the folklore holds: arenas kept by keep 1 in 1000, given back by free all, build-up
+    workload("free_all", arenas_freed=3, arenas_same=12, arenas_other=13, rss_freed=1.0),
+    workload("keep_1_in_1000", arenas_freed=12, arenas_same=12, arenas_other=13, rss_freed=10.0, ratio=900.0),
+    workload("free_every_2nd", arenas_freed=12, arenas_same=12, arenas_other=17, rss_freed=10.0),
+]
+
+
+def verdict(claim, rows):
+    got = claim.judge(rows)
+    return None if got is None else got.verdict
+
+
+def test_geometry_claims_on_synthetic_rows():
+    steps = PYMALLOC_OK
+    for name in ("arena", "pool", "blocks"):
+        assert verdict(C[name], rows_of([GEO], *steps)) == "confirmed"
+        assert verdict(C[name], rows_of([GEO_312], *steps)) == "refuted"
+        assert verdict(C[name], rows_of([{"python": "X", "allocator": "malloc"}], *steps)) == "inconclusive"
+        assert C[name].judge(rows_of([], *steps)) is None  # no geometry: nothing to judge
+    assert verdict(C["blocks"], rows_of([dict(GEO, class_blocks_added=500)])) == "refuted"  # blocks not fixed
+    got = C["arena"].judge(rows_of([GEO]))  # geometry alone is judged (a run whose workloads were all skipped)
+    assert got.evidence == ("on X (arena = 256.0 KiB (262144 B, read from sys._debugmallocstats); addresses: "
+                            "64 fresh pools of 4.0 KiB follow each other in one arena)")
+
+
+def test_retention_claims_on_synthetic_rows():
+    ok = rows_of([GEO], *PYMALLOC_OK)
+    assert [verdict(C[k], ok) for k in ("reuse", "kept", "buildup")] == ["confirmed", "partly", "confirmed"]
+    bad = rows_of([GEO], workload("free_all", arenas_freed=12, arenas_same=12, arenas_other=13, rss_freed=10.0),
+                  PYMALLOC_OK[1],
+                  workload("free_every_2nd", arenas_freed=12, arenas_same=20, arenas_other=12, rss_freed=10.0))
+    assert [verdict(C[k], bad) for k in ("reuse", "kept", "buildup")] == ["refuted", "confirmed", "refuted"]
+    given_back = rows_of([GEO], PYMALLOC_OK[0], workload("keep_1_in_1000", arenas_freed=3, arenas_same=12,
+                                                         arenas_other=13, rss_freed=1.0))
+    assert verdict(C["kept"], given_back) == "refuted"
+    neither = rows_of([GEO], bad["steps"].to_dict("records")[:6], given_back["steps"].to_dict("records")[6:])
+    assert verdict(C["kept"], neither) == "inconclusive"  # nothing given back, nothing pinned
+    for k in ("reuse", "kept", "buildup", "glibc"):
+        assert C[k].judge(rows_of([GEO])) is None
+    not_judged = rows_of([GEO], *[[dict(r, judged=False) for r in w] for w in PYMALLOC_OK])
+    assert C["reuse"].judge(not_judged) is None  # only the judged workload counts
+
+
+def test_glibc_claim_on_synthetic_rows():
+    def glibc(all_freed, all_trim, half_freed, half_trim):
+        return verdict(C["glibc"], rows_of([GEO], workload("free_all", "malloc", rss_freed=all_freed, rss_trim=all_trim),
+                                           workload("free_every_2nd", "malloc", rss_freed=half_freed,
+                                                    rss_trim=half_trim)))
+
+    assert glibc(10.0, 0.0, 10.0, 10.0) == "confirmed"  # held, and given back by malloc_trim
+    assert glibc(10.0, 10.0, 10.0, 10.0) == "partly"  # held, never given back
+    assert glibc(0.0, 0.0, 0.0, 0.0) == "refuted"  # nothing held
+    assert C["glibc"].judge(rows_of([GEO], workload("free_all", "malloc", rss_freed=10.0))) is None
+
+
+def test_verdicts_per_version_and_over_all():
+    rows = rows_of([GEO, dict(GEO_312, python="3.12")], *PYMALLOC_OK)
+    versions = claims.by_version(rows)
+    assert [(r["python"], r["verdict"]) for r in versions if r["claim"] == C["arena"].text] == [
+        ("X", "confirmed"), ("3.12", "refuted")]
+    overall = {v.claim: v for v in judge_all(claims.CLAIMS, rows)}
+    assert overall[C["arena"].text].verdict == "partly"
+    assert "confirmed on X" in overall[C["arena"].text].evidence
+    assert "refuted on 3.12" in overall[C["arena"].text].evidence
+    assert overall[C["reuse"].text].verdict == "confirmed"  # 3.12 has no workload: X alone
+    assert overall[C["reuse"].text].evidence.startswith("on X (free every 2nd")
+    vt = verdict_table(versions)
+    assert list(vt.columns) == ["claim", "X", "3.12"]
+    assert vt.set_index("claim").loc[C["arena"].text].tolist() == ["confirmed", "refuted"]
+    assert vt.set_index("claim").loc[C["reuse"].text].tolist() == ["confirmed", ""]
+
+
+def test_claims_from_asv_figures_match_live_rows():
+    tracked = pd.DataFrame({
+        "benchmark": ["bench_allocator.Geometry.track_arena_size", "bench_allocator.Geometry.track_pool_size",
+                      "bench_allocator.Geometry.track_pool_header",
+                      "bench_allocator.Geometry.track_pools_per_arena_seen",
+                      "bench_allocator.Retention.track_arenas_retained"],
+        "args": [(), (), (), (), ("free_all",)],
+        "value": [1048576.0, 16384.0, 48.0, 64.0, 1.0],
+    })
+    rows = TOPIC.from_asv(tracked)
+    live = rows_of([dict(GEO_312, python="asv")], *PYMALLOC_OK)
+    for name in ("arena", "pool"):
+        assert C[name].judge(rows).verdict == C[name].judge(live).verdict == "refuted"
+    assert C["arena"].judge(rows).evidence == "on asv (arena = 1.0 MiB (1048576 B, read from sys._debugmallocstats))"
+    for name in ("blocks", "reuse", "kept", "buildup", "glibc"):  # asv tracks none of their figures
+        assert C[name].judge(rows) is None
+    assert TOPIC.from_asv(tracked[tracked["benchmark"].str.endswith("retained")]) == {}
+    pool_only = TOPIC.from_asv(tracked.assign(value=["large", 4096, None, None, 1]))  # a hand-edited file
+    assert C["arena"].judge(pool_only) is None
+    assert C["pool"].judge(pool_only).evidence == "on asv (pool = 4.0 KiB (4096 B))"
+    old = tracked.assign(value=[262144, 4096, 48, 64, 1])
+    assert [C[n].judge(TOPIC.from_asv(old)).verdict for n in ("arena", "pool")] == ["confirmed", "confirmed"]
+
+
+def test_claims_have_ids_and_figures_of_the_rows():
+    assert [c.id for c in claims.CLAIMS] == ["allocator.arena", "allocator.pool", "allocator.blocks",
+                                             "allocator.reuse", "allocator.kept", "allocator.buildup",
+                                             "allocator.glibc"]
+    columns = {"geometry": set(GEO), "steps": set(workload("free_all")[0]) | {"ratio"}}
+    for c in claims.CLAIMS:
+        for figure in c.figures:
+            k, col = figure.split(".")
+            assert col in columns[k], figure
+
+
+def test_children_import_no_pandas():
+    """measure (and the package it is in) import only the standard library: other interpreters run them."""
+    import subprocess
+
+    code = ("import sys; import harness.topics.allocator.measure; "
+            "bad = sorted(m for m in ('pandas', 'numpy', 'matplotlib') if m in sys.modules); print(bad)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
+
+
+def measured(tmp_path, **options):
+    """A run through the one runner: rows, tables and verdicts as the CLI gets them."""
+    opts = Options(**options)
+    got = runner.measure(TOPIC, opts)
+    return got, TOPIC.tables(got.rows, opts), {v.claim: v.verdict for v in judge_all(claims.CLAIMS, got.rows)}
+
+
+def test_a_run_measures_and_judges_this_interpreter(tmp_path):
+    got, tables, verdicts = measured(tmp_path, allocators=["pymalloc", "malloc"], sizes=[64],
+                                     patterns=["free_all", "free_every_2nd", "keep_1_in_1000"], n=N, jobs=2)
+    geo = tables["geometry"]
     assert len(geo) == 1 and geo["probe_pool"].iloc[0] == geo["pool_size"].iloc[0]
-    ret = result.tables["retention"]
+    ret = tables["retention"]
     assert len(ret) == 6 and set(ret["allocator"]) == {"pymalloc", "malloc"}
-    claims = {v.claim: v.verdict for v in result.verdicts}
-    size_claim = allocator.CLAIMS["arena"]
-    assert claims[size_claim] == ("confirmed" if sys.version_info < (3, 10) else "refuted")
-    assert claims[allocator.CLAIMS["kept"]] == "partly"
-    assert claims[allocator.CLAIMS["buildup"]] == "confirmed"
-    assert allocator.CLAIMS["glibc"] in claims
+    assert verdicts[C["arena"].text] == ("confirmed" if sys.version_info < (3, 10) else "refuted")
+    assert verdicts[C["kept"].text] == "partly"
+    assert verdicts[C["buildup"].text] == "confirmed"
+    assert C["glibc"].text in verdicts
     path = tmp_path / "rss.png"
-    allocator.plot(result, str(path))
+    TOPIC.figure(got.rows, str(path))
     assert path.stat().st_size > 1000
+
+
+def test_the_first_single_size_is_judged(tmp_path):
+    got, tables, _ = measured(tmp_path, allocators=["pymalloc"], sizes=[workloads.MIXED, 128, 64],
+                              patterns=["free_every_2nd"], n=20_000, steps=True)
+    steps = got.rows["steps"]
+    assert set(steps[steps["judged"]]["size"]) == {128}
+    assert list(tables["retention"]["objects"]) == ["mixed 48-496 B", "128 B", "64 B"]
+    assert "judged" not in tables["steps"].columns and len(tables["evidence"])
 
 
 def test_cli_json(cli, tmp_path):
@@ -229,7 +360,7 @@ def test_cli_json(cli, tmp_path):
     data = json.loads(out.read_text())
     assert data["topic"] == "allocator"
     assert {"geometry", "retention", "verdicts"} <= set(data["tables"])
-    assert any(v["claim"] == allocator.CLAIMS["arena"] for v in data["verdicts"])
+    assert any(v["claim"] == claims.CLAIMS[0].text for v in data["verdicts"])
 
 
 def test_cli_refuses_bad_options(cli):
@@ -237,3 +368,15 @@ def test_cli_refuses_bad_options(cli):
     assert proc.returncode == 2 and "out of range" in proc.stderr
     proc = cli("allocator", "--python", "3.99", "--quiet")
     assert proc.returncode == 2 and "outside the supported range" in proc.stderr
+
+
+def test_a_missing_cpp_extension_is_one_skip(monkeypatch):
+    from harness.core.optional import INSTALL
+    from harness.errors import BackendMissing
+
+    monkeypatch.setattr(measure, "cpp_missing", lambda: BackendMissing("harness._containers", "not built", INSTALL["cpp"]))
+    plan = TOPIC.plan(Options(allocators=["pymalloc", "c++"], sizes=[64], patterns=["free_all"], n=1000))
+    assert [c.label for c in plan.cases] == ["geometry %s" % interpreters.find_interpreter("current").version,
+                                             "%s pymalloc 64 B free_all" % plan.cases[0].label.split()[1]]
+    assert [(s.what, s.install) for s in plan.skips] == [("C++ column", INSTALL["cpp"])]
+    assert not any(n.startswith("C++ rows") for n in plan.notes)

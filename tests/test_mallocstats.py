@@ -7,7 +7,6 @@ import sys
 import pytest
 
 from harness.core import children, memory
-from harness import allocator
 from harness.core import interpreters, mallocstats
 from harness.core.mallocstats import InconsistentStatsError, NotPymallocError, UnknownFormatError, parse
 
@@ -183,7 +182,7 @@ def _interpreters():
 @pytest.mark.parametrize("version,python", _interpreters())
 def test_parsed_sizes_equal_the_sizes_seen_in_block_addresses(version, python):
     """Arena and pool size read from the report agree with where the interpreter really puts blocks."""
-    g = children.run_child("harness.allocator:child_geometry", {}, python=python,
+    g = children.run_child("harness.topics.allocator.measure:child_geometry", {}, python=python,
                           env={"PYTHONMALLOC": "pymalloc"})
     assert g["allocator"] == "pymalloc"
     probe = g["probe"]
@@ -201,7 +200,7 @@ def test_parsed_sizes_equal_the_sizes_seen_in_block_addresses(version, python):
 
 @pytest.mark.parametrize("setting,expected", [("malloc", "malloc"), ("malloc_debug", "malloc")])
 def test_other_allocators_are_detected_live(setting, expected):
-    g = children.run_child("harness.allocator:child_geometry", {}, env={"PYTHONMALLOC": setting})
+    g = children.run_child("harness.topics.allocator.measure:child_geometry", {}, env={"PYTHONMALLOC": setting})
     assert g["allocator"] == expected
     assert "arena_size" not in g
 
@@ -216,5 +215,5 @@ def test_mimalloc_is_detected_live():
                            env=dict(os.environ, PYTHONMALLOC="mimalloc"))
     if probe.returncode != 0:
         pytest.skip("this 3.13 build has no mimalloc")
-    g = children.run_child("harness.allocator:child_geometry", {}, python=py, env={"PYTHONMALLOC": "mimalloc"})
+    g = children.run_child("harness.topics.allocator.measure:child_geometry", {}, python=py, env={"PYTHONMALLOC": "mimalloc"})
     assert g["allocator"] == "mimalloc"

@@ -305,17 +305,6 @@ def _kib(n: float) -> str:
     return "%g MiB" % (n / 2**20) if n >= 2**20 else "%g KiB" % (n / 1024)
 
 
-def _claim_geometry(df: Any, what: str) -> Tuple[str, str, str, Dict[str, str]]:
-    from harness.allocator import CLAIMS, FOLKLORE_ARENA, FOLKLORE_POOL
-
-    expected = FOLKLORE_ARENA if what == "arena" else FOLKLORE_POOL
-    d = _latest(df, "bench_allocator.Geometry.track_%s_size" % what)
-    sizes = {py: _num(v) for py, v in zip(d["python"], d["value"])} if len(d) else {}
-    out = {py: "%s: %s" % ("confirmed" if size == expected else "refuted", _kib(size))
-           for py, size in sizes.items() if size is not None}
-    return "allocator", CLAIMS[what], "%s size (sys._debugmallocstats)" % what, out
-
-
 def _claim_highest_smallest(df: Any) -> Tuple[str, str, str, Dict[str, str]]:
     out: Dict[str, str] = {}
     d = _latest(df, "bench_pickle.PickleMemory.track_pickled_bytes")
@@ -379,8 +368,7 @@ def claims_by_version(df: Any) -> Any:
                 claim = next(c for c in topic.claims if c.id == v.claim_id)
                 row = rows.setdefault(v.claim_id, {"topic": v.topic, "claim": v.claim, "figure": ", ".join(claim.figures)})
                 row["Python %s" % py] = "%s: %s" % (v.verdict, v.key)
-    old = {"allocator": lambda: [_claim_geometry(df, "arena"), _claim_geometry(df, "pool")],
-           "pickle": lambda: [_claim_highest_smallest(df), _claim_oob(df)]}
+    old = {"pickle": lambda: [_claim_highest_smallest(df), _claim_oob(df)]}
     for name in legacy:
         for topic_name, claim_text, figure, cells in old.get(name, lambda: [])():
             if cells:

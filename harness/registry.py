@@ -60,8 +60,7 @@ class Command:
 def command(name: str) -> Any:
     """What the CLI loads for a topic: the Command over its Topic where the topic has the one
     shape, else its module (the topics not moved yet)."""
-    old = {"containers": "harness.containers", "allocator": "harness.allocator",
-           "pickle": "harness.pickling"}
+    old = {"pickle": "harness.pickling"}
     try:
         return Command(topic(name))
     except ModuleNotFoundError as exc:

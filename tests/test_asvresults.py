@@ -49,9 +49,9 @@ def test_claims_are_judged_per_version_in_version_order(tmp_path):
     ratio = rows["Python structures use 3-6x more memory than the equivalent C++ structures"]
     assert ratio["Python 3.8"] == "partly: 2.3-5.0x, 1 of 2 workloads within"
     assert ratio["Python 3.12"] == "refuted: 2.3-7.0x, 0 of 2 workloads within"
-    assert rows["pymalloc arenas are 256 KB"]["Python 3.8"] == "confirmed: 256 KiB"
-    assert rows["pymalloc arenas are 256 KB"]["Python 3.12"] == "refuted: 1 MiB"
-    assert rows["arenas are divided into 4 KB pools"]["Python 3.12"] == "refuted: 16 KiB"
+    assert rows["pymalloc arenas are 256 KB"]["Python 3.8"] == "confirmed: 256.0 KiB"
+    assert rows["pymalloc arenas are 256 KB"]["Python 3.12"] == "refuted: 1.0 MiB"
+    assert rows["arenas are divided into 4 KB pools"]["Python 3.12"] == "refuted: 16.0 KiB"
     smallest = [r for c, r in rows.items() if c.startswith("Use protocol=pickle.HIGHEST_PROTOCOL")][0]
     assert smallest["Python 3.8"].startswith("confirmed: p5 smallest for 1 of 1")
     assert smallest["Python 3.12"].startswith("refuted: p5 smallest for 0 of 1")
@@ -64,7 +64,7 @@ def test_the_newest_commit_of_each_version_decides(tmp_path):
     write(tmp_path, "3.11", results(256 * 1024, 4096, 5.0, 990.0, 0.0), commit="1" * 16, date=1700000000000)
     write(tmp_path, "3.11", results(MiB, 16384, 5.0, 990.0, 0.0), commit="2" * 16, date=1700000999000)
     rows = {r["claim"]: r for r in asvresults.claims_by_version(asvresults.load(str(tmp_path))).to_dict("records")}
-    assert rows["pymalloc arenas are 256 KB"]["Python 3.11"] == "refuted: 1 MiB"
+    assert rows["pymalloc arenas are 256 KB"]["Python 3.11"] == "refuted: 1.0 MiB"
 
 
 def test_claims_without_their_benchmarks_are_left_out(tmp_path):
@@ -83,7 +83,7 @@ def test_the_report_shows_the_claims_by_version(tmp_path):
     md = report.to_markdown([], versions, meta)
     assert "### Claims by Python version" in md and "| allocator | pymalloc arenas are 256 KB |" in md
     html = report.to_html([], versions, meta)
-    assert "<td style='text-align:left' class='confirmed'>confirmed: 256 KiB</td>" in html
+    assert "<td style='text-align:left' class='confirmed'>confirmed: 256.0 KiB</td>" in html
     assert report.versions_table(str(tmp_path / "none")) is None
 
 
@@ -99,6 +99,6 @@ def test_odd_values_in_a_result_file_are_passed_over(tmp_path):
     rows = {r["claim"]: r for r in asvresults.claims_by_version(asvresults.load(str(tmp_path))).to_dict("records")}
     assert set(rows) == {"arenas are divided into 4 KB pools",
                          "Python structures use 3-6x more memory than the equivalent C++ structures"}
-    assert rows["arenas are divided into 4 KB pools"]["Python 3.11"] == "confirmed: 4 KiB"
+    assert rows["arenas are divided into 4 KB pools"]["Python 3.11"] == "confirmed: 4.0 KiB"
     assert rows["Python structures use 3-6x more memory than the equivalent C++ structures"]["Python 3.11"] == \
         "partly: 2.3-4.0x, 1 of 2 workloads within"

@@ -225,6 +225,9 @@ class AllocatorTopic:
         geo = kind(rows, "geometry")
         return {"n": options.n, "pythons": list(geo["python"]) if len(geo) else [], "seed": options.seed}
 
+    def notes(self, rows: "Rows", options: Options) -> List[str]:
+        return []
+
     def from_asv(self, tracked: "pd.DataFrame") -> "Rows":
         """The geometry row of one Python version from bench_allocator.Geometry's tracked figures
         (arena size, pool size, pool header, pools per arena seen; Geometry tracks nothing where

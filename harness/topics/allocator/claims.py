@@ -100,7 +100,8 @@ def _arena(view: View, python: str) -> Optional[Judgement]:
              if ppa and ps else "")
     return ("confirmed" if geo["arena_size"] == FOLKLORE_ARENA else "refuted",
             "arena = %s (%d B, read from sys._debugmallocstats)%s" % (format_bytes(geo["arena_size"]),
-                                                                     geo["arena_size"], probe))
+                                                                     geo["arena_size"], probe),
+            format_bytes(geo["arena_size"]))
 
 
 def _pool(view: View, python: str) -> Optional[Judgement]:
@@ -113,7 +114,8 @@ def _pool(view: View, python: str) -> Optional[Judgement]:
             "pool = %s (%d B%s)%s%s" % (format_bytes(pool), pool,
                                         "; addresses: consecutive fresh pools %s B apart" % ps if ps is not None else "",
                                         ", %d pools per arena" % (arena // pool) if arena else "",
-                                        ", %s header" % format_bytes(header) if header is not None else ""))
+                                        ", %s header" % format_bytes(header) if header is not None else ""),
+            format_bytes(pool))
 
 
 def _blocks(view: View, python: str) -> Optional[Judgement]:
@@ -197,27 +199,29 @@ PerVersion = Callable[[View, str], Optional[Judgement]]
 # Over all versions
 
 
-def overall(per_version: List[Tuple[str, str, str]]) -> Optional[Judgement]:
-    """(python, verdict, evidence) of each version -> the verdict over all, each group of versions
-    that agree with its last version's figures; None where no version was judged."""
+def overall(per_version: List[Tuple[str, str, str, str]]) -> Optional[Judgement]:
+    """(python, verdict, evidence, key figure) of each version -> the verdict over all, each group
+    of versions that agree with its last version's figures; None where no version was judged."""
     if not per_version:
         return None
-    kinds = list(dict.fromkeys(v for _, v, _ in per_version))
+    kinds = list(dict.fromkeys(v for _, v, _, _ in per_version))
     parts = []
     for k in kinds:
-        vs = [(py, ev) for py, v, ev in per_version if v == k]
+        vs = [(py, ev) for py, v, ev, _ in per_version if v == k]
         where = ", ".join(py for py, _ in vs)
         figures = vs[-1][1] if len(vs) == 1 else "%s: %s" % vs[-1]
         parts.append("%son %s (%s)" % ("" if len(kinds) == 1 else k + " ", where, figures))
-    return (kinds[0] if len(kinds) == 1 else "partly"), "; ".join(parts)
+    keys = list(dict.fromkeys(key for _, _, _, key in per_version))
+    key = keys[0] if len(keys) == 1 else ", ".join("%s %s" % (py, key) for py, _, _, key in per_version)
+    return (kinds[0] if len(kinds) == 1 else "partly"), "; ".join(parts), key
 
 
-def _per_version(rule: PerVersion, view: View) -> List[Tuple[str, str, str]]:
+def _per_version(rule: PerVersion, view: View) -> List[Tuple[str, str, str, str]]:
     out = []
     for py in view.pythons:
         got = rule(view, py)
         if got is not None:
-            out.append((py, got[0], got[1]))
+            out.append((py, got[0], got[1], str(got[2]) if len(got) > 2 else got[1]))
     return out
 
 

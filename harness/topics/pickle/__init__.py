@@ -4,7 +4,7 @@ The topic object of ``memharness pickle`` (``TOPIC``) and the library API that t
 (``benchmarks/bench_pickle.py``) calls:
 
 * ``Options``: what a run measures (the CLI's ``options(args)`` builds it; the suite builds it).
-* ``measure(options) -> (frame, notes)``: every case of the plan through the one runner, each
+* ``run(options) -> (frame, notes)``: every case of the plan through the one runner, each
   object built and measured in a fresh child process (one per object and size; each method's
   RSS pass in a fork of it, see ``measure``); one row per (object, size, method).
 * ``check_round_trip(object, method) -> reason or None``: can it run here at all.
@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = [
-    "TOPIC", "Options", "measure", "check_round_trip", "default_methods", "plan_cases",
+    "TOPIC", "Options", "run", "check_round_trip", "default_methods", "plan_cases",
     "OBJECTS", "METHODS", "build_object", "get_object", "get_method", "npzip_dump", "numpy_readable",
     "Artifact", "Method", "ObjectSpec", "Workspace", "UntrustedData", "CPP_CONTAINERS", "DEFAULT_SIZES",
     "FULL_SIZES", "HIGHEST", "DEFAULT",
@@ -112,7 +112,7 @@ def check_round_trip(object: str, method: str, size: int = 4096) -> Optional[str
     return None if res["equal"] else "the loaded object differs from the original"
 
 
-def measure(options: Options) -> "Tuple[pd.DataFrame, List[str]]":
+def run(options: Options) -> "Tuple[pd.DataFrame, List[str]]":
     """Every case of the plan, through the one runner: the "cases" rows (see ``measure.COLUMNS``)
     and the notes (what was skipped or not applicable and why, what failed)."""
     from harness import runner

@@ -29,7 +29,7 @@ import json
 import os
 import platform
 import time
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from harness.core import timing
 from harness.errors import BackendMissing
@@ -37,6 +37,9 @@ from harness.topics.pickle.methods import DEFAULT, HIGHEST, get_method
 from harness.topics.pickle.peaks import _error_text, _rss_peak, _traced_peak, in_fork
 from harness.topics.pickle.safety import Workspace, numpy_readable
 from harness.topics.pickle.workloads import OBJECTS, get_object
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 
 def _readable_check(spec: Any, obj: Any, path: str) -> Optional[bool]:
@@ -259,7 +262,7 @@ def case_rows(obj: str, size: int, methods: List[str], python: Optional[str], py
     return out
 
 
-def _read_journal(journal: str) -> Any:
+def _read_journal(journal: str) -> Tuple[List[Dict[str, Any]], Optional[str]]:
     """(rows finished, the method started and not finished or None) from a dead child's journal."""
     done: List[Dict[str, Any]] = []
     started = None
@@ -344,7 +347,7 @@ def _number(value: Any) -> Optional[float]:
     return float(value)
 
 
-def from_asv(tracked: Any) -> Dict[str, Any]:
+def from_asv(tracked: "pd.DataFrame") -> Dict[str, "pd.DataFrame"]:
     """The "cases" rows that ``bench_pickle.PickleMemory``'s track_ figures give (see
     ``Topic.from_asv``): bytes and peaks of the methods that round-tripped (the suite tracks no
     other), no times. A copies figure not tracked is the peak over the payload."""

@@ -1,24 +1,24 @@
 """Pickle: serialised bytes, dump/load time and peak memory, by object, payload size and method.
 
-Time: asv's timers around ``Method.dump`` / ``Method.load`` of harness.pickling.
-Memory: harness.pickling.measure_one(), which measures in a fresh child process
+Time: asv's timers around ``Method.dump`` / ``Method.load`` of harness.topics.pickle.
+Memory: harness.topics.pickle.run(), which measures in fresh child processes
 (tracemalloc peak and the RSS high-water mark; asv's peakmem_ would count setup,
 and mem_ cannot see the C++ heap). Sizes above 1 MiB are measured for numpy
 arrays only here; ``memharness pickle --full`` goes further.
 """
-from harness import pickling
+from harness.topics import pickle as pickle_topic
 
-OBJECTS = list(pickling.OBJECTS)
-METHODS = list(pickling.METHODS)
+OBJECTS = list(pickle_topic.OBJECTS)
+METHODS = list(pickle_topic.METHODS)
 MiB = 1 << 20
-SIZES = sorted(set(pickling.DEFAULT_SIZES["numpy"]) | set(pickling.DEFAULT_SIZES["*"]))
+SIZES = sorted(set(pickle_topic.DEFAULT_SIZES["numpy"]) | set(pickle_topic.DEFAULT_SIZES["*"]))
 
 
 def _skip_reason(obj, size, method):
-    spec = pickling.get_object(obj)
+    spec = pickle_topic.get_object(obj)
     if size > MiB and spec.family != "numpy":
         return "sizes above 1 MiB: numpy arrays only in this suite"
-    return pickling.check_round_trip(obj, method)
+    return pickle_topic.check_round_trip(obj, method)
 
 
 class PickleTime:
@@ -32,10 +32,10 @@ class PickleTime:
         why = _skip_reason(obj, size, method)
         if why:
             raise NotImplementedError(why)
-        self.method = pickling.get_method(method)
-        self.obj = pickling.build_object(obj, size)
-        self.ws = pickling.Workspace()  # time_dump writes here, one new file a call
-        self.ws_load = pickling.Workspace()  # what time_load reads, untouched by time_dump
+        self.method = pickle_topic.get_method(method)
+        self.obj = pickle_topic.build_object(obj, size)
+        self.ws = pickle_topic.Workspace()  # time_dump writes here, one new file a call
+        self.ws_load = pickle_topic.Workspace()  # what time_load reads, untouched by time_dump
         self.art = self.method.dump(self.obj, self.ws_load)
 
     def teardown(self, obj, size, method):
@@ -52,7 +52,7 @@ class PickleTime:
 class PickleMemory:
     """track_ figures of every case of the default plan (what ``memharness pickle`` runs).
 
-    All cases are measured once, in setup_cache, by harness.pickling.measure_all
+    All cases are measured once, in setup_cache, by harness.topics.pickle.run
     (one fresh child per object and size, a forked process per method); each
     track_ method reads its figure from that table.
     """
@@ -62,7 +62,7 @@ class PickleMemory:
     timeout = 900
 
     def setup_cache(self):
-        df = pickling.measure_all(repeat=1)
+        df, _ = pickle_topic.run(pickle_topic.Options(repeat=1))
         df = df.astype(object).where(df.notna(), None)  # NaN -> None: "no error", "no figure"
         return {(r["object"], int(r["size"]), r["method"]): r for r in df.to_dict(orient="records")}
 

@@ -341,16 +341,17 @@ def test_console_command_exit_status(cli, args, needle):
 
 HARNESS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "harness")
 LOADS = {  # (file, enclosing function, call) -> why it is safe
-    ("pickling/methods.py", "Method.load", "pickle.loads"): "bytes of Method.dump in this run (art.verify first)",
-    ("pickling/methods.py", "Method.load", "pickle.load"): "file of Method.dump in this run (art.verify first)",
-    ("pickling/methods.py", "Method.load", "_np().load"): "allow_pickle=False; file of this run",
-    ("pickling/methods.py", "Method.load", "mod.load"): "pkl_utils file of Method.dump in this run (art.verify first)",
-    ("pickling/methods.py", "_npzip_load", "_Unpickler(fh).load"): "only called by Method.load, after art.verify",
-    ("pickling/methods.py", "_npzip_load._Unpickler", "class pickle.Unpickler"): "the same",
-    ("pickling/methods.py", "numpy_readable", "np.load"): "allow_pickle=False: arrays only, never a pickle",
-    ("pickling/__init__.py", "check_round_trip", "m.load"): "Method.load of m.dump(obj) just made",
-    ("pickling/child.py", "rss_pass", "m.load"): "Method.load of an Artifact of this run",
-    ("pickling/child.py", "traced_and_timed", "m.load"): "Method.load of an Artifact of this run",
+    ("topics/pickle/methods.py", "Method.load", "pickle.loads"): "bytes of Method.dump in this run (art.verify first)",
+    ("topics/pickle/methods.py", "Method.load", "pickle.load"): "file of Method.dump in this run (art.verify first)",
+    ("topics/pickle/methods.py", "Method.load", "_np().load"): "allow_pickle=False; file of this run",
+    ("topics/pickle/methods.py", "Method.load", "mod.load"):
+        "pkl_utils file of Method.dump in this run (art.verify first)",
+    ("topics/pickle/safety.py", "_npzip_load", "_Unpickler(fh).load"): "only called by Method.load, after art.verify",
+    ("topics/pickle/safety.py", "_npzip_load._Unpickler", "class pickle.Unpickler"): "the same",
+    ("topics/pickle/safety.py", "numpy_readable", "np.load"): "allow_pickle=False: arrays only, never a pickle",
+    ("topics/pickle/__init__.py", "check_round_trip", "m.load"): "Method.load of m.dump(obj) just made",
+    ("topics/pickle/measure.py", "rss_pass", "m.load"): "Method.load of an Artifact of this run",
+    ("topics/pickle/measure.py", "traced_and_timed", "m.load"): "Method.load of an Artifact of this run",
     ("report.py", "versions_table", "asvresults.load"): "asv results: JSON",
     ("topics/aliasing/backends.py", "load_backend", "CupyShared.load"): "builds a backend; reads no data",
 }
@@ -400,7 +401,7 @@ def scan_loads():
 def test_every_load_in_the_harness_is_known_and_safe():
     found = scan_loads()
     npzip_callers = {k for k in found if k[2] == "_npzip_load"}
-    assert npzip_callers == {("pickling/methods.py", "Method.load", "_npzip_load")}, npzip_callers
+    assert npzip_callers == {("topics/pickle/methods.py", "Method.load", "_npzip_load")}, npzip_callers
     loads = {k for k in found if k[2] != "_npzip_load"}
     assert loads == set(LOADS), "unreviewed: %s; gone: %s" % (sorted(loads - set(LOADS)), sorted(set(LOADS) - loads))
     for key, calls in found.items():
@@ -410,19 +411,52 @@ def test_every_load_in_the_harness_is_known_and_safe():
                 assert kw.get("allow_pickle") is False, key
 
 
-def test_method_load_verifies_before_loading():
-    import ast
-    import inspect
-    import textwrap
+def test_method_load_refuses_a_tampered_or_foreign_artifact_before_unpickling(monkeypatch, tmp_path):
+    # every loader the pickle methods could reach raises if called: a refused artifact must be
+    # refused (UntrustedData) before any of them runs; a genuine one reaches them (the trap works)
+    import pickle
 
-    methods = pytest.importorskip("harness.pickling.methods")
-    src = textwrap.dedent(inspect.getsource(methods.Method.load))
-    body = ast.parse(src).body[0].body
-    if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]  # the docstring
-    assert isinstance(body[0], ast.Expr) and ast.get_source_segment(src, body[0].value) == "art.verify()"
-    with pytest.raises(methods.UntrustedData):
-        methods.Artifact(object(), data=b"\x80\x04K\x01.")  # only Method.dump makes one
+    methods = pytest.importorskip("harness.topics.pickle.methods")
+    safety = pytest.importorskip("harness.topics.pickle.safety")
+    np = pytest.importorskip("numpy")
+    calls = []
+
+    def trap(*args, **kwargs):
+        calls.append(args)
+        raise AssertionError("unpickled")
+
+    class TrapUnpickler(pickle.Unpickler):
+        def __init__(self, *args, **kwargs):
+            trap(*args)
+
+    with pytest.raises(safety.UntrustedData):
+        safety.Artifact(object(), data=b"\x80\x04K\x01.")  # only Method.dump makes one
+    foreign = tmp_path / "foreign.pkl"
+    foreign.write_bytes(pickle.dumps([1, 2, 3]))
+    names = ["dumps-p%d" % methods.HIGHEST, "dump-p%d" % methods.HIGHEST, "oob-p5", "numpy.save", "npzip"]
+    with safety.Workspace() as ws:
+        made = {name: methods.get_method(name).dump(np.arange(4.0), ws) for name in names if name in methods.METHODS}
+        monkeypatch.setattr(pickle, "loads", trap)
+        monkeypatch.setattr(pickle, "load", trap)
+        monkeypatch.setattr(pickle, "Unpickler", TrapUnpickler)
+        monkeypatch.setattr(np, "load", trap)
+        for name, art in made.items():
+            m = methods.get_method(name)
+            with pytest.raises(AssertionError):  # genuine: it reaches the (trapped) loader
+                m.load(art)
+            if art.path is not None:
+                with open(art.path, "ab") as fh:  # tampered: the file changed since the dump
+                    fh.write(b"\0")
+                with pytest.raises(safety.UntrustedData):
+                    m.load(art)
+                art.path = str(foreign)  # foreign: the token of this run, another file
+                with pytest.raises(safety.UntrustedData):
+                    m.load(art)
+            art.discard()  # no longer issued: refused whatever it holds
+            art.data = foreign.read_bytes()
+            with pytest.raises(safety.UntrustedData):
+                m.load(art)
+    assert len(calls) == len(made)  # only the genuine loads reached a loader
 
 
 def test_a_child_that_answers_with_a_pickle_is_refused_and_nothing_is_unpickled(monkeypatch):

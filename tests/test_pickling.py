@@ -13,23 +13,26 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import harness
+from harness.claims import judge_all
 from harness.errors import HarnessError, MemoryGuardError
-from harness.pickling import (DEFAULT_SIZES, METHODS, OBJECTS, Artifact, UntrustedData, Workspace, build_object,
-                              get_method, get_object, measure_all, npzip_dump, numpy_readable, plan, verdicts)
-from harness.pickling import child as pchild
-from harness.pickling.methods import DEFAULT, HIGHEST
-from harness.pickling.report import (verdict_file, verdict_getstate, verdict_highest, verdict_oob, verdict_peak,
-                                     verdict_pkl_utils)
+from harness.topics.pickle import (DEFAULT, DEFAULT_SIZES, HIGHEST, METHODS, OBJECTS, TOPIC, Artifact, Options,
+                                   UntrustedData, Workspace, build_object, get_method, get_object, npzip_dump,
+                                   numpy_readable, plan_cases, run)
+from harness.topics.pickle import claims as pclaims
+from harness.topics.pickle import peaks as pchild
 
 KiB = 1024
 MiB = 1 << 20
 PY_OBJECTS = ["list-int", "dict-int-list", "list-str", "numpy", "cached-default", "cached-getstate", "cached-slots"]
 REPO = Path(harness.__file__).resolve().parent.parent
 SMALL = 64 * KiB
+
+
+def verdicts(frame):
+    return judge_all(pclaims.CLAIMS, {"cases": frame})
 
 
 def _available(method: str):
@@ -233,11 +236,12 @@ def test_a_forged_or_discarded_artifact_is_refused(tmp_path):
 
 
 # Calls that unpickle (or may), and the only places allowed to make them: the harness's own
-# loaders in harness/pickling/methods.py, whose input is an Artifact checked by verify().
+# loaders in harness/topics/pickle/ (methods.py, safety.py), whose input is an Artifact checked by verify().
 _UNPICKLING = re.compile(
     r"(^|\.)(pickle|_pickle|cPickle|dill|cloudpickle|joblib|torch|marshal|pkl_utils)\.(loads?|Unpickler)$"
     r"|(^|\.)(Unpickler|read_pickle|read_array)$|^shelve\.open$|^(np|numpy|_np\(\))\.load$")
-_ALLOWED = {("harness/pickling/methods.py", name) for name in ("load", "_npzip_load", "numpy_readable")}
+_ALLOWED = {("harness/topics/pickle/methods.py", "load"), ("harness/topics/pickle/safety.py", "_npzip_load"),
+            ("harness/topics/pickle/safety.py", "numpy_readable")}
 
 
 def _unpickling_calls(tree):
@@ -292,12 +296,10 @@ def test_the_pickle_command_takes_no_input_file(tmp_path):
     (--output, --plot) or an interpreter it runs (--python), never data it reads."""
     import argparse
 
-    from harness.pickling import add_arguments
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--output")
     parser.add_argument("--plot")
-    add_arguments(parser)
+    TOPIC.add_arguments(parser)
     evil = _evil_files(tmp_path, tmp_path / "pwned")[0]
     takes_path = set()
     for action in parser._actions:
@@ -331,7 +333,7 @@ def test_the_command_ignores_pickles_lying_around(tmp_path):
 
 
 def test_default_plan():
-    cases = plan()
+    cases = plan_cases()
     sizes = {(o, s) for o, s, _ in cases}
     assert ("numpy", 32 * MiB) in sizes and ("numpy", MiB) in sizes and ("list-int", MiB) in sizes
     assert not any(s > 32 * MiB for _, s in sizes)
@@ -343,15 +345,15 @@ def test_default_plan():
         assert "dump-p%d" % HIGHEST in ms and "dump-p%d" % DEFAULT in ms
         assert ("numpy.save" in ms) == (o == "numpy")
         assert ("oob-p5" in ms) == OBJECTS[o].has_arrays
-    full = plan(full=True)
+    full = plan_cases(full=True)
     assert max(s for o, s, _ in full if o == "numpy") == 256 * MiB
     for o, s, ms in full:
         assert ["dumps-p%d" % p for p in range(HIGHEST + 1)] == ms[:HIGHEST + 1]
-    assert plan(["list-int"], [123], ["dumps-p0"]) == [("list-int", 123, ["dumps-p0"])]
+    assert plan_cases(["list-int"], [123], ["dumps-p0"]) == [("list-int", 123, ["dumps-p0"])]
     with pytest.raises(HarnessError):
-        plan(["nope"])
+        plan_cases(["nope"])
     with pytest.raises(HarnessError):
-        plan(["list-int"], methods=["dumps-p9"])
+        plan_cases(["list-int"], methods=["dumps-p9"])
     assert DEFAULT_SIZES["numpy"] == (MiB, 32 * MiB)
 
 
@@ -369,6 +371,14 @@ def test_in_fork_reports_results_errors_and_deaths():
 def test_memory_guard_refuses_before_measuring():
     with pytest.raises(MemoryGuardError):
         measure_all(["numpy"], [1 << 49], ["dumps-p5"])
+
+
+def measure_all(objects, sizes, methods, notes=None, **kw):
+    """The "cases" rows of a run through the topic's runner (notes, if a list, gets the run's notes)."""
+    frame, got = run(Options(objects=objects, sizes=sizes, methods=methods, **kw))
+    if notes is not None:
+        notes.extend(got)
+    return frame
 
 
 @pytest.fixture(scope="module")
@@ -419,10 +429,11 @@ def test_verdicts_from_a_run(small_run):
     by_claim = {v.claim: v for v in verdicts(frame)}
     assert len(by_claim) == 6
     assert all(v.topic == "pickle" and v.evidence for v in by_claim.values())
-    assert verdict_getstate(frame).verdict == "confirmed"
-    assert verdict_oob(frame).verdict == "confirmed"
-    assert verdict_pkl_utils(frame).verdict == "confirmed"
-    assert "npzip numpy" in verdict_pkl_utils(frame).evidence
+    by_id = {v.claim_id: v for v in by_claim.values()}
+    assert by_id["pickle.getstate"].verdict == "confirmed"
+    assert by_id["pickle.oob"].verdict == "confirmed"
+    assert by_id["pickle.pkl_utils"].verdict == "confirmed"
+    assert "npzip numpy" in by_id["pickle.pkl_utils"].evidence
 
 
 def test_a_crashing_method_costs_that_method_only():
@@ -445,7 +456,7 @@ def test_missing_backend_is_a_note():
         notes = []
         frame = measure_all(["%s-shared" % fw, "list-int"], [4 * KiB], ["dumps-p5"], repeat=1, notes=notes)
         assert set(frame["object"]) == {"list-int"}
-        assert any(n.startswith("skipped %s-shared" % fw) and "pip install" in n for n in notes)
+        assert any(n.startswith("%s-shared skipped" % fw) and "pip install" in n for n in notes)
         return
     pytest.skip("both PyTensor and Theano are installed")
 
@@ -460,75 +471,6 @@ def test_framework_objects_in_another_interpreter():
     assert not frame.empty, notes
     ok = frame[frame["error"].isna()]
     assert (ok["equal"] == True).all()  # noqa: E712
-
-
-# --------------------------------------------------------------------------
-# Verdicts on made-up figures (the rules themselves)
-
-
-def _row(obj, method, size=MiB, **kw):
-    m = METHODS[method]
-    base = dict(object=obj, size=size, payload=size, method=method, kind=m.kind, protocol=m.protocol,
-                pickled=size, dump_s=1e-3, dump_min=1e-3, dump_iqr=0.0, load_s=1e-3, load_min=1e-3, load_iqr=0.0,
-                dump_peak=size, load_peak=size, dump_copies=1.0, load_copies=1.0, equal=True, error=None,
-                numpy_readable=None, library=None)
-    base.update(kw)
-    if "dump_peak" in kw:
-        base["dump_copies"] = kw["dump_peak"] / size
-    return base
-
-
-def test_highest_verdict_names_the_exceptions():
-    rows = []
-    for p in range(HIGHEST + 1):
-        rows.append(_row("list-int", "dumps-p%d" % p, pickled=MiB * (2 if p == 0 else 1)))
-        rows.append(_row("list-str", "dumps-p%d" % p, dump_min=1e-3 if p == 2 else 5e-3))
-    v = verdict_highest(pd.DataFrame(rows))
-    assert v.verdict == "partly"
-    assert "list-str" in v.evidence and "p2" in v.evidence
-    rows = [_row("list-int", "dumps-p%d" % p) for p in range(HIGHEST + 1)]
-    assert verdict_highest(pd.DataFrame(rows)).verdict == "confirmed"
-
-
-def test_highest_verdict_judges_against_every_protocol_where_there_is_such_an_object():
-    # list-int has every protocol, HIGHEST best; IntVector (the default run gives C++ containers
-    # the default and the highest protocol only) has a faster DEFAULT: left out of the judgement
-    rows = [_row("list-int", "dumps-p%d" % p) for p in range(HIGHEST + 1)]
-    partial = [_row("IntVector", "dumps-p%d" % p, dump_min=1e-3 if p == DEFAULT else 5e-3) for p in {DEFAULT, HIGHEST}]
-    v = verdict_highest(pd.DataFrame(rows + partial))
-    assert v.verdict == "confirmed" and "IntVector" not in v.evidence and "all 1 objects" in v.evidence
-    # with no object that has every protocol, the two it has are compared
-    v = verdict_highest(pd.DataFrame(partial))
-    assert v.verdict == "partly" and "IntVector" in v.evidence
-
-
-def test_file_and_peak_verdicts():
-    frame = pd.DataFrame([
-        _row("numpy", "dumps-p%d" % HIGHEST, dump_peak=1.5 * MiB),
-        _row("numpy", "dump-p%d" % HIGHEST, dump_peak=0.01 * MiB),
-        _row("numpy", "dumps-p%d" % DEFAULT, dump_peak=2.5 * MiB),
-        _row("dict-int-list", "dumps-p%d" % HIGHEST, dump_peak=3.0 * MiB),
-        _row("dict-int-list", "dump-p%d" % HIGHEST, dump_peak=2.7 * MiB),
-        _row("dict-int-list", "dumps-p%d" % DEFAULT, dump_peak=3.0 * MiB),
-    ])
-    v = verdict_file(frame)
-    assert v.verdict == "partly" and "dict-int-list" in v.evidence.split("Not for")[1]
-    assert verdict_peak(frame).verdict == "partly"
-    only_numpy = frame[frame["object"] == "numpy"]
-    assert verdict_file(only_numpy).verdict == "confirmed"
-    assert verdict_peak(only_numpy).verdict == "confirmed"
-    assert verdict_file(frame[frame["object"] == "dict-int-list"]).verdict == "refuted"
-
-
-def test_verdicts_without_figures_are_inconclusive():
-    empty = pd.DataFrame([_row("list-int", "dumps-p0")])
-    for f in (verdict_getstate, verdict_oob, verdict_pkl_utils, verdict_file):
-        assert f(empty).verdict == "inconclusive"
-
-
-def test_a_failed_round_trip_is_not_evidence():
-    frame = pd.DataFrame([_row("numpy", "oob-p5", dump_peak=0.0, load_copies=0.0, equal=False)])
-    assert verdict_oob(frame).verdict == "inconclusive"
 
 
 # --------------------------------------------------------------------------

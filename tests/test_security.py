@@ -267,17 +267,20 @@ def test_an_aliasing_run_whose_every_backend_failed_is_not_a_success(tmp_path):
 
 
 def test_a_pickle_run_whose_every_method_was_killed_is_not_a_success(monkeypatch):
-    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pandas")
     import argparse
 
-    import harness.pickling as pk
+    from harness import registry
     from harness.errors import ChildError
-    from harness.pickling import report
+    from harness.topics.pickle import TOPIC, measure
 
-    killed = pd.DataFrame([{"object": "numpy", "method": m, "error": "process died: killed by SIGKILL",
-                            "python": "3.11.7", "library": None} for m in ("dumps-p4", "dumps-p5")])
-    monkeypatch.setattr(pk, "measure_all", lambda *a, **k: killed)
+    def killed(obj, size, methods, *args):  # every child killed by SIGKILL (the kernel's OOM killer, say)
+        return [{"payload": size, "versions": {"python": None},
+                 "rows": [{"method": m, "kind": "bytes", "protocol": int(m[-1]),
+                           "error": "child process died: killed by SIGKILL"} for m in methods]}]
+
+    monkeypatch.setattr(measure, "run_case", killed)
     args = argparse.Namespace(repeat=1, python=None, quiet=True, objects=["numpy"], sizes=[1 << 20],
-                              methods=None, full=False)
+                              methods=["dumps-p4", "dumps-p5"], full=False)
     with pytest.raises(ChildError, match="every method failed.*SIGKILL"):
-        report.run(args)
+        registry.Command(TOPIC).run(args)

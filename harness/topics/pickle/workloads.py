@@ -19,13 +19,13 @@ import os
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from harness.core.optional import INSTALL
 from harness.errors import BackendMissing, HarnessError
 
 PRIME = 1_000_000_007  # ints below 2**30 (one 30-bit digit), beyond the small-int cache
 STR_LEN = 16  # characters of each list[str] / StrVector string (ASCII: 1 byte each)
 NAME_LEN = 8  # characters of each record's name
 MATRIX_COLS = 16
-BUILD_INSTALL = "pip install --no-build-isolation -e .  (in the memharness checkout)"
 THEANO_FLAGS_DEFAULT = "blas.ldflags="
 
 
@@ -158,7 +158,7 @@ def _numpy() -> Any:
     try:
         import numpy
     except ImportError:
-        raise BackendMissing("numpy", "not installed in %s" % sys.executable, "pip install numpy") from None
+        raise BackendMissing("numpy", "not installed in %s" % sys.executable, INSTALL["numpy"]) from None
     return numpy
 
 
@@ -196,10 +196,10 @@ def cpp_class(name: str) -> Any:
     try:
         module = importlib.import_module("harness._containers")
     except ImportError as exc:
-        raise BackendMissing("harness._containers", "not built (%s)" % exc, BUILD_INSTALL) from None
+        raise BackendMissing("harness._containers", "not built (%s)" % exc, INSTALL["cpp"]) from None
     cls = getattr(module, name, None)
     if cls is None:
-        raise BackendMissing("harness._containers.%s" % name, "not in this build of the extension", BUILD_INSTALL)
+        raise BackendMissing("harness._containers.%s" % name, "not in this build of the extension", INSTALL["cpp"])
     return cls
 
 
@@ -216,23 +216,20 @@ def _cpp_builder(name: str) -> Callable[[int], Any]:
 # --------------------------------------------------------------------------
 # PyTensor / Theano objects (where installed)
 
-_FRAMEWORK_INSTALL = {
-    "pytensor": "pip install pytensor  (or point --python at an interpreter that has it)",
-    "theano": "pip install theano==1.0.5 'numpy<1.24'  (with THEANO_FLAGS=blas.ldflags=)",
-}
+_FRAMEWORK_INSTALL = {"pytensor": "pytensor", "theano": "theano-objects"}  # keys of core.optional.INSTALL
 
 
 def framework(name: str) -> Any:
     """Import PyTensor or Theano, or raise BackendMissing with the reason and the install command."""
     if importlib.util.find_spec(name) is None:
-        raise BackendMissing(name, "not installed in %s" % sys.executable, _FRAMEWORK_INSTALL[name])
+        raise BackendMissing(name, "not installed in %s" % sys.executable, INSTALL[_FRAMEWORK_INSTALL[name]])
     if name == "theano":
         os.environ.setdefault("THEANO_FLAGS", THEANO_FLAGS_DEFAULT)
     try:
         return importlib.import_module(name)
     except Exception as exc:  # an old Theano fails at import in many ways
         raise BackendMissing(name, "import failed: %s: %s" % (type(exc).__name__, exc),
-                             _FRAMEWORK_INSTALL[name]) from None
+                             INSTALL[_FRAMEWORK_INSTALL[name]]) from None
 
 
 def _shared_builder(fw: str) -> Callable[[int], Any]:
@@ -315,3 +312,56 @@ def get_object(name: str) -> ObjectSpec:
 def build_object(name: str, size: int) -> Any:
     """Public helper: the object ``name`` for a payload of about ``size`` bytes."""
     return get_object(name).build(size)
+
+
+# --------------------------------------------------------------------------
+# What a run measures: sizes and methods per object
+
+MiB = 1 << 20
+# Default sizes (payload bytes) per object family; --full and --sizes change them.
+DEFAULT_SIZES: Dict[str, Tuple[int, ...]] = {"numpy": (1 * MiB, 32 * MiB), "*": (1 * MiB,)}
+FULL_SIZES: Dict[str, Tuple[int, ...]] = {"numpy": (1 * MiB, 16 * MiB, 64 * MiB, 256 * MiB),
+                                          "*": (1 * MiB, 16 * MiB)}
+# Families whose default run compares every protocol (the objects the protocol claims are about);
+# the others (C++ containers, whose state is one bytes object, and PyTensor/Theano shared variables
+# and functions) get the default and the highest protocol unless --full.
+PROTOCOL_FAMILIES = ("python", "numpy", "class")
+
+
+def default_methods(spec: ObjectSpec, full: bool = False) -> List[str]:
+    """The methods a run measures on ``spec`` unless --methods says otherwise."""
+    from harness.topics.pickle.methods import DEFAULT, HIGHEST, METHODS
+
+    protocols = tuple(range(HIGHEST + 1))
+    every = full or spec.family in PROTOCOL_FAMILIES
+    names = ["dumps-p%d" % p for p in (protocols if every else sorted({DEFAULT, HIGHEST}))]
+    if full:
+        names += ["dump-p%d" % p for p in protocols]
+    else:
+        names += ["dump-p%d" % p for p in sorted({DEFAULT, HIGHEST})]
+    if spec.has_arrays or full:
+        names += [n for n in ("oob-p5", "npzip", "pkl_utils") if n in METHODS]
+    if spec.is_ndarray:
+        names.append("numpy.save")
+    return names
+
+
+def plan_cases(objects: Optional[List[str]] = None, sizes: Optional[List[int]] = None,
+               methods: Optional[List[str]] = None, full: bool = False) -> List[Tuple[str, int, List[str]]]:
+    """The cases of a run: (object, payload size in bytes, methods), in run order."""
+    from harness.topics.pickle.methods import get_method
+
+    cases = []
+    for name in (list(objects) if objects else list(OBJECTS)):
+        spec = get_object(name)
+        if sizes:
+            obj_sizes = list(sizes)
+        else:
+            table = FULL_SIZES if full else DEFAULT_SIZES
+            obj_sizes = list(table.get(spec.family, table["*"]))
+        meths = list(methods) if methods else default_methods(spec, full)
+        for m in meths:
+            get_method(m)
+        for size in obj_sizes:
+            cases.append((name, int(size), meths))
+    return cases

@@ -1,0 +1,254 @@
+"""Pickle: what each protocol and method costs in bytes, time and peak memory.
+
+The topic object of ``memharness pickle`` (``TOPIC``) and the library API that the asv suite
+(``benchmarks/bench_pickle.py``) calls:
+
+* ``Options``: what a run measures (the CLI's ``options(args)`` builds it; the suite builds it).
+* ``run(options) -> (frame, notes)``: every case of the plan through the one runner, each
+  object built and measured in a fresh child process (one per object and size; each method's
+  RSS pass in a fork of it, see ``measure``); one row per (object, size, method).
+* ``check_round_trip(object, method) -> reason or None``: can it run here at all.
+* ``build_object``, ``get_method`` (``Method.dump`` / ``Method.load``), ``Workspace``,
+  ``npzip_dump``: the workloads themselves, for in-process timing.
+
+Security: nothing here loads a pickle it did not write itself in the same run; no function or
+command takes a pickle path (see ``safety``).
+
+Importing this package needs the standard library only (children of other interpreters import
+it), CPython 3.8 syntax; pandas is imported where rows are made into frames.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+
+from harness.errors import ChildError, HarnessError
+from harness.topic import Case, Plan, Row, Rows, Skip, kind
+from harness.topics.pickle.claims import CLAIMS
+from harness.topics.pickle.methods import DEFAULT, HIGHEST, METHODS, Method, get_method
+from harness.topics.pickle.safety import Artifact, UntrustedData, Workspace, npzip_dump, numpy_readable
+from harness.topics.pickle.workloads import (CPP_CONTAINERS, DEFAULT_SIZES, FULL_SIZES, OBJECTS, ObjectSpec,
+                                             build_object, default_methods, get_object, plan_cases)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = [
+    "TOPIC", "Options", "run", "check_round_trip", "default_methods", "plan_cases",
+    "OBJECTS", "METHODS", "build_object", "get_object", "get_method", "npzip_dump", "numpy_readable",
+    "Artifact", "Method", "ObjectSpec", "Workspace", "UntrustedData", "CPP_CONTAINERS", "DEFAULT_SIZES",
+    "FULL_SIZES", "HIGHEST", "DEFAULT",
+]
+
+HELP = "pickle: bytes, time and peak memory of every protocol, out-of-band buffers, file vs bytes, npy zips"
+
+DESCRIPTION = HELP + """
+
+Objects (--objects, default: all that can be built here):
+""" + "\n".join("  %-18s %s" % (s.name, s.description) for s in OBJECTS.values()) + """
+
+Methods (--methods; default: dump-p%d and dump-p%d for all objects, every dumps-pN for
+the Python objects, numpy and the cached classes, dumps-p%d and dumps-p%d for the C++
+containers and PyTensor/Theano objects; oob-p5, npzip and pkl_utils for objects holding
+arrays; numpy.save for arrays):
+""" % (DEFAULT, HIGHEST, DEFAULT, HIGHEST) + "\n".join("  %-18s %s" % (m.name, m.description) for m in METHODS.values()) + """
+
+Each object is built in a fresh child process and each method measured there:
+  pickled        serialised bytes (in-band + out-of-band; file size for files)
+  dump/load ms   median time of one call (harness.core.timing.time_call), with the IQR
+  peak traced    tracemalloc's peak above the start (requested bytes; numpy buffers
+                 included, the C++ heap of harness._containers not)
+  peak RSS       the RSS high-water mark above the RSS at the start, in a process
+                 forked from the child right after the object was built (a heap no
+                 other measurement has used); code pages first touched are not counted
+  copies         max(peak traced, peak RSS) / payload: how many copies of the
+                 data existed at once, besides the original
+  equal          the loaded object equals the original (checked in every run)
+Default sizes: numpy 1 MiB and 32 MiB, every other object 1 MiB of payload;
+--full: numpy up to 256 MiB, the others up to 16 MiB, every method on every object
+(about ten minutes on 2 cores); 512 MiB and above only when asked for with --sizes.
+
+Security: this command never loads a pickle it did not write itself in this run;
+it takes no input file.
+"""
+
+
+@dataclass
+class Options:
+    """What a pickle run measures; None: the default plan (see DESCRIPTION)."""
+
+    objects: Optional[List[str]] = None
+    sizes: Optional[List[int]] = None  # payload bytes
+    methods: Optional[List[str]] = None
+    full: bool = False
+    repeat: int = 3  # timing samples per dump and load
+    python: Optional[str] = None  # the interpreter that builds and measures the objects
+    max_time: float = 0.5  # seconds of timing per call at most
+
+
+def check_round_trip(object: str, method: str, size: int = 4096) -> Optional[str]:
+    """None if ``method`` round-trips a small ``object`` here, else why not (it is tried in a
+    forked process, so an extension that aborts does not take this one down)."""
+    from harness.errors import BackendMissing
+    from harness.topics.pickle.peaks import in_fork
+
+    spec = get_object(object)
+    m = get_method(method)
+    why = m.applies(spec)
+    if why:
+        return why
+    try:
+        m.check_available()
+        obj = spec.build(size)
+    except BackendMissing as exc:
+        return str(exc)
+
+    with Workspace() as ws:
+        res = in_fork(lambda: {"equal": bool(spec.equal(obj, m.load(m.dump(obj, ws))))})
+    if "error" in res:
+        return res["error"]
+    return None if res["equal"] else "the loaded object differs from the original"
+
+
+def run(options: Options) -> "Tuple[pd.DataFrame, List[str]]":
+    """Every case of the plan, through the one runner: the "cases" rows (see ``measure.COLUMNS``)
+    and the notes (what was skipped or not applicable and why, what failed)."""
+    from harness import runner
+    from harness.topics.pickle import tables
+
+    got = runner.measure(TOPIC, options)
+    return kind(got.rows, "cases"), got.all_notes() + tables.notes(got.rows)
+
+
+def _skips(info: Dict[str, Any], objects: List[str], methods: List[str]) -> List[Skip]:
+    """The objects and methods the measuring interpreter cannot run, from its probe."""
+    out = []
+    for what, names, prefix in (("objects", objects, ""), ("methods", methods, "method ")):
+        for name in names:
+            miss = info[what].get(name)
+            if miss:
+                out.append(Skip(prefix + name, miss["reason"], miss["install"]))
+    return out
+
+
+def _fmt(n: float) -> str:
+    from harness.core.units import format_bytes
+
+    return format_bytes(n)
+
+
+class PickleTopic:
+    """``memharness pickle``: see the module's docstring and DESCRIPTION."""
+
+    name = "pickle"
+    help = HELP
+    description = DESCRIPTION
+    claims = CLAIMS
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        from harness import argtypes
+
+        parser.add_argument("--objects", type=argtypes.choices_list(list(OBJECTS), "object"), metavar="LIST",
+                            help="comma-separated objects, or 'all' (default: all; those that cannot be built "
+                                 "here are skipped with a note)")
+        parser.add_argument("--methods", type=argtypes.choices_list(list(METHODS), "method"), metavar="LIST",
+                            help="comma-separated methods, or 'all' (default: see above)")
+        parser.add_argument("--sizes", type=argtypes.listof(argtypes.nbytes), metavar="LIST",
+                            help="payload sizes for every object, e.g. 1MB,64MB,512MiB (default: see above)")
+        parser.add_argument("--full", action="store_true",
+                            help="larger sizes (numpy to 256 MiB, others to 16 MiB) and every method on every object")
+        parser.add_argument("--repeat", type=int, default=3, metavar="N",
+                            help="timing samples per dump and load (default 3)")
+        parser.add_argument("--python", metavar="PATH",
+                            help="interpreter that builds and measures the objects (default: this one), e.g. a "
+                                 "virtualenv with Theano or PyTensor")
+
+    def options(self, args: argparse.Namespace) -> Options:
+        if args.repeat < 1 or args.repeat > 100:
+            raise HarnessError("--repeat must be between 1 and 100, got %d" % args.repeat)
+        python = getattr(args, "python", None)
+        if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
+            raise HarnessError("--python %s is not an executable file" % python)
+        return Options(objects=args.objects, sizes=args.sizes, methods=args.methods, full=args.full,
+                       repeat=args.repeat, python=python)
+
+    def plan(self, options: Options) -> Plan:
+        """The cases of ``plan_cases``, less what the measuring interpreter cannot run (a probe in a
+        child process says what): each (object, size) one case, its methods measured in one child."""
+        from harness.topics.pickle.measure import probe_in_child
+
+        cases = plan_cases(options.objects, options.sizes, options.methods, options.full)
+        objects = sorted({c[0] for c in cases}, key=list(OBJECTS).index)
+        methods = sorted({m for c in cases for m in c[2]}, key=list(METHODS).index)
+        info = probe_in_child(objects, methods, options.python)
+        skips = _skips(info, objects, methods)
+        runnable = [(o, s, [m for m in ms if not info["methods"].get(m)]) for o, s, ms in cases
+                    if not info["objects"].get(o)]
+        runnable = [c for c in runnable if c[2]]
+        if not runnable:
+            raise HarnessError("nothing could be measured: " + ("; ".join(s.note() for s in skips) or "no cases"))
+        python_version = info["versions"]["python"]
+        return Plan([Case("%s %s (%d methods)" % (o, _fmt(s), len(ms)),
+                          {"object": o, "size": s, "methods": ms, "python_version": python_version},
+                          estimate=OBJECTS[o].payload(s) * OBJECTS[o].mem_factor)
+                     for o, s, ms in runnable], skips=skips)
+
+    def execute(self, case: Case, options: Options) -> Mapping[str, List[Row]]:
+        from harness.topics.pickle.measure import case_rows
+
+        p = case.params
+        return case_rows(p["object"], p["size"], p["methods"], options.python, p["python_version"],
+                         options.repeat, options.max_time)
+
+    def finish(self, rows: Rows, options: Options) -> Rows:
+        """The "cases" rows in their columns; a run whose every method failed is not a success."""
+        from harness.topics.pickle.measure import COLUMNS
+
+        out = dict(rows)
+        frame = kind(rows, "cases").reindex(columns=COLUMNS)
+        if frame.empty:
+            raise HarnessError("nothing could be measured: every case was skipped")
+        if frame["error"].notna().all():  # e.g. every child killed by SIGKILL (the kernel's OOM killer)
+            raise ChildError("every method failed; first: %s" % frame["error"].dropna().iloc[0])
+        out["cases"] = frame
+        return out
+
+    def tables(self, rows: Rows, options: Options) -> Dict[str, "pd.DataFrame"]:
+        from harness.topics.pickle import tables
+
+        return tables.tables(rows)
+
+    def notes(self, rows: Rows) -> List[str]:
+        """What the rows say besides the tables (see ``tables.notes``)."""
+        from harness.topics.pickle import tables
+
+        return tables.notes(rows)
+
+    def figure(self, rows: Rows, path: str) -> None:
+        from harness.topics.pickle.figure import figure
+
+        figure(rows, path)
+
+    def meta(self, rows: Rows, options: Options) -> Dict[str, Any]:
+        import platform
+
+        frame = kind(rows, "cases")
+        py = frame["python"].iloc[0] if len(frame) else platform.python_version()
+        meta: Dict[str, Any] = {"python": py, "measured_python": py, "highest_protocol": HIGHEST,
+                                "default_protocol": DEFAULT}
+        if py != platform.python_version():
+            meta["driver_python"] = platform.python_version()
+        libs = sorted({x for x in frame["library"].dropna()}) if "library" in frame else []
+        if libs:
+            meta["libraries"] = libs
+        return meta
+
+    def from_asv(self, tracked: "pd.DataFrame") -> Rows:
+        from harness.topics.pickle.measure import from_asv
+
+        return from_asv(tracked)
+
+
+TOPIC = PickleTopic()

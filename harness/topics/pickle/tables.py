@@ -1,0 +1,88 @@
+"""The pickle topic's display tables and notes: pure functions of the rows (MiB and ms for reading;
+the rows hold bytes and seconds)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List
+
+from harness.topic import Rows, kind
+from harness.topics.pickle.workloads import OBJECTS
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+MiB = float(1 << 20)
+SIZES = "pickled size and time"
+PEAKS = "peak extra memory (copies = max(traced, RSS) / payload)"
+
+
+def tables(rows: Rows) -> Dict[str, "pd.DataFrame"]:
+    """Two readable tables (MiB, ms) from the "cases" rows (bytes, seconds)."""
+    import pandas as pd
+
+    f = kind(rows, "cases")
+    sizes = pd.DataFrame({
+        "object": f["object"], "payload_MiB": f["payload"] / MiB, "method": f["method"],
+        "pickled_MiB": f["pickled"] / MiB, "pickled/payload": f["pickled"] / f["payload"],
+        "dump_ms": f["dump_s"] * 1e3, "dump_iqr_ms": f["dump_iqr"] * 1e3,
+        "load_ms": f["load_s"] * 1e3, "load_iqr_ms": f["load_iqr"] * 1e3, "equal": f["equal"],
+    })
+    if f["numpy_readable"].notna().any():
+        sizes["numpy_readable"] = f["numpy_readable"]
+    if f["error"].notna().any():
+        sizes["error"] = f["error"].map(_short_error)
+    peaks = pd.DataFrame({
+        "object": f["object"], "payload_MiB": f["payload"] / MiB, "method": f["method"],
+        "dump_traced_MiB": f["dump_peak_traced"] / MiB, "dump_rss_MiB": f["dump_peak_rss"] / MiB,
+        "load_traced_MiB": f["load_peak_traced"] / MiB, "load_rss_MiB": f["load_peak_rss"] / MiB,
+        "dump_copies": f["dump_copies"], "load_copies": f["load_copies"],
+    })
+    return {SIZES: sizes.reset_index(drop=True), PEAKS: peaks.reset_index(drop=True)}
+
+
+def _short_error(error: Any) -> Any:
+    """'TypeError: long text' -> 'TypeError'; 'process died: killed by SIGABRT: ...' -> 'died (SIGABRT)'."""
+    if not isinstance(error, str):
+        return error
+    if error.startswith("process died: ") or error.startswith("child process died: "):
+        how = error.split("died: ", 1)[1].split(":", 1)[0]
+        return "died (%s)" % how.replace("killed by ", "")
+    return error.split(":", 1)[0] + " (see notes)"
+
+
+def notes(rows: Rows) -> List[str]:
+    """What the rows say besides the tables: methods skipped on an object or not applicable to it,
+    round trips that gave back a different object, and the methods that failed, grouped by error."""
+    from harness.core.units import format_bytes
+
+    out = ["skipped method %s on %s: %s (install with: %s)" % (r.method, r.object, r.reason, r.install)
+           for r in kind(rows, "skipped").itertuples()]
+    order = list(OBJECTS).index
+    not_applicable = kind(rows, "not_applicable")
+    for why, objs in (not_applicable.groupby("reason", sort=False)["object"] if len(not_applicable) else []):
+        out.append("not run: %s (%s)" % (why, ", ".join(sorted(set(objs), key=order))))
+    frame = kind(rows, "cases")
+    if frame.empty:
+        return out
+    failed = frame[(frame["equal"] == False) | (frame["numpy_readable"] == False)]  # noqa: E712
+    for r in failed.itertuples():
+        out.append("ROUND TRIP FAILED: %s %s %s gave back an object that differs from the original"
+                   % (r.object, format_bytes(r.size), r.method))
+    failures: Dict[str, List[str]] = {}
+    for r in frame[frame["error"].notna()].itertuples():
+        failures.setdefault(r.error, []).append("%s on %s" % (r.method, r.object))
+    for error, where in failures.items():
+        out.append("failed: %s: %s" % (_listing_all(where), error))
+    return out
+
+
+def _listing_all(items: List[str]) -> str:
+    """'a on X, b on X, a on Y' -> 'a, b on X; a on Y' (order kept)."""
+    groups: Dict[str, List[str]] = {}
+    for item in items:
+        what, _, where = item.partition(" on ")
+        if what not in groups.setdefault(where, []):
+            groups[where].append(what)
+    by_methods: Dict[str, List[str]] = {}
+    for where, whats in groups.items():
+        by_methods.setdefault(", ".join(whats), []).append(where)
+    return "; ".join("%s on %s" % (whats, ", ".join(wheres)) for whats, wheres in by_methods.items())

@@ -285,58 +285,12 @@ def _newest(df: Any) -> Any:
     return d.sort_values("date").groupby(["benchmark", "params", "python"], as_index=False).last()
 
 
-def _latest(df: Any, benchmark: str) -> Any:
-    """_newest of the rows of one benchmark."""
-    return _newest(df[df["benchmark"] == benchmark])
 
 
-def _num(value: Any) -> Optional[float]:
-    """A result or parameter as a finite number, else None (a hand-edited file may hold anything)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return float(value)
 
 
-def _verdict(ok: int, total: int) -> str:
-    return "confirmed" if ok == total else ("refuted" if ok == 0 else "partly")
 
 
-def _kib(n: float) -> str:
-    return "%g MiB" % (n / 2**20) if n >= 2**20 else "%g KiB" % (n / 1024)
-
-
-def _claim_highest_smallest(df: Any) -> Tuple[str, str, str, Dict[str, str]]:
-    out: Dict[str, str] = {}
-    d = _latest(df, "bench_pickle.PickleMemory.track_pickled_bytes")
-    for py, g in (d.groupby("python") if len(d) else []):
-        cases: Dict[Tuple[Any, Any], Dict[int, float]] = {}
-        for args, value in zip(g["args"], g["value"]):
-            if (len(args) == 3 and isinstance(args[2], str) and args[2].startswith("dumps-p")
-                    and args[2][7:].isdigit() and _num(value) is not None):
-                cases.setdefault((args[0], args[1]), {})[int(args[2][7:])] = _num(value)  # type: ignore[assignment]
-        cases = {k: v for k, v in cases.items() if len(v) >= 2}
-        if cases:
-            ok = sum(v[max(v)] <= 1.01 * min(v.values()) for v in cases.values())
-            protocols = sorted({p for v in cases.values() for p in v})
-            out[py] = "%s: p%d smallest for %d of %d objects (of p%s)" % (
-                _verdict(ok, len(cases)), protocols[-1], ok, len(cases), ", p".join(map(str, protocols)))
-    return ("pickle", "Use protocol=pickle.HIGHEST_PROTOCOL: it is the smallest (the size half of the claim)",
-            "pickled bytes of dumps at each protocol measured", out)
-
-
-def _claim_oob(df: Any) -> Tuple[str, str, str, Dict[str, str]]:
-    out: Dict[str, str] = {}
-    d = _latest(df, "bench_pickle.PickleMemory.track_dump_peak")
-    for py, g in (d.groupby("python") if len(d) else []):
-        copies = [(args[1], _num(v) / args[1]) for args, v in zip(g["args"], g["value"])  # type: ignore[operator]
-                  if len(args) == 3 and args[0] == "numpy" and args[2] == "oob-p5" and _num(args[1])
-                  and _num(v) is not None]
-        if copies:
-            ok = sum(c < 0.05 for _, c in copies)
-            out[py] = "%s: %s" % (_verdict(ok, len(copies)), ", ".join(
-                "%.3f copies at %s" % (c, _kib(size)) for size, c in sorted(copies)))
-    return ("pickle", "Protocol 5 out-of-band buffers pickle arrays with zero copies",
-            "dump peak / payload of a numpy array, oob-p5", out)
 
 
 def claims_by_version(df: Any) -> Any:
@@ -355,26 +309,13 @@ def claims_by_version(df: Any) -> Any:
     newest = _newest(df)
     versions = sorted(set(df["python"].astype(str)), key=version_key)
     rows: Dict[str, Dict[str, str]] = {}
-    legacy = []
-    for name in registry.names():
-        try:
-            topic = registry.topic(name)
-        except ModuleNotFoundError:  # a topic not moved to the one shape yet
-            legacy.append(name)
-            continue
+    for topic in registry.topics():
         for py in versions:
             tracked = newest[newest["python"].astype(str) == py]
             for v in judge_all(list(topic.claims), topic.from_asv(tracked)):
                 claim = next(c for c in topic.claims if c.id == v.claim_id)
                 row = rows.setdefault(v.claim_id, {"topic": v.topic, "claim": v.claim, "figure": ", ".join(claim.figures)})
                 row["Python %s" % py] = "%s: %s" % (v.verdict, v.key)
-    old = {"pickle": lambda: [_claim_highest_smallest(df), _claim_oob(df)]}
-    for name in legacy:
-        for topic_name, claim_text, figure, cells in old.get(name, lambda: [])():
-            if cells:
-                row = {"topic": topic_name, "claim": claim_text, "figure": figure}
-                row.update({"Python %s" % py: text for py, text in cells.items()})
-                rows[claim_text] = row
     if not rows:
         return None
     columns = ["topic", "claim", "figure"] + ["Python %s" % v for v in versions]

@@ -57,16 +57,9 @@ class Command:
         self.topic.figure(result.rows, path)
 
 
-def command(name: str) -> Any:
-    """What the CLI loads for a topic: the Command over its Topic where the topic has the one
-    shape, else its module (the topics not moved yet)."""
-    old = {"pickle": "harness.pickling"}
-    try:
-        return Command(topic(name))
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("harness.topics"):
-            raise
-        return importlib.import_module(old[name])
+def command(name: str) -> Command:
+    """What the CLI and the report load for a topic."""
+    return Command(topic(name))
 
 
 def names() -> List[str]:

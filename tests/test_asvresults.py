@@ -52,12 +52,14 @@ def test_claims_are_judged_per_version_in_version_order(tmp_path):
     assert rows["pymalloc arenas are 256 KB"]["Python 3.8"] == "confirmed: 256.0 KiB"
     assert rows["pymalloc arenas are 256 KB"]["Python 3.12"] == "refuted: 1.0 MiB"
     assert rows["arenas are divided into 4 KB pools"]["Python 3.12"] == "refuted: 16.0 KiB"
-    smallest = [r for c, r in rows.items() if c.startswith("Use protocol=pickle.HIGHEST_PROTOCOL")][0]
-    assert smallest["Python 3.8"].startswith("confirmed: p5 smallest for 1 of 1")
-    assert smallest["Python 3.12"].startswith("refuted: p5 smallest for 0 of 1")
-    oob = rows["Protocol 5 out-of-band buffers pickle arrays with zero copies"]
-    assert oob["Python 3.8"] == "confirmed: 0.010 copies at 1 MiB"
-    assert oob["Python 3.12"] == "refuted: 0.500 copies at 1 MiB"
+    from harness.topics.pickle.claims import HIGHEST_SMALLEST_FASTEST, OOB
+
+    smallest = rows[HIGHEST_SMALLEST_FASTEST.text]  # the live run's claim, judged on the sizes asv tracks
+    assert smallest["Python 3.8"] == "confirmed: smallest for all 1 objects"
+    assert smallest["Python 3.12"].startswith("refuted: smallest for 0 of 1 objects, not for list-int")
+    oob = rows[OOB.text]
+    assert oob["Python 3.8"].startswith("confirmed: numpy 1.0 MiB: dump 0.010")
+    assert oob["Python 3.12"].startswith("refuted: numpy 1.0 MiB: dump 0.500")
 
 
 def test_the_newest_commit_of_each_version_decides(tmp_path):

@@ -220,7 +220,7 @@ class PickleTopic:
 
         return tables.tables(rows)
 
-    def notes(self, rows: Rows) -> List[str]:
+    def notes(self, rows: Rows, options: Options) -> List[str]:
         """What the rows say besides the tables (see ``tables.notes``)."""
         from harness.topics.pickle import tables
 

@@ -109,15 +109,15 @@ def _highest_cases(g: "pd.DataFrame", metrics: Tuple[Any, ...]) -> Tuple[Dict[st
     n_cases = 0
     for _, grp in g.groupby(["object", "size"], sort=False):
         byp = {int(r["protocol"]): r for _, r in grp.iterrows()}
-        if HIGHEST not in byp or len(byp) < 2:
-            continue
-        n_cases += 1
-        h = byp[HIGHEST]
-        if DEFAULT in byp and DEFAULT != HIGHEST and "dump_s" in g.columns:
-            vs_default.append(h["dump_s"] / byp[DEFAULT]["dump_s"])
+        judged = False
         for metric, col, iqr, rel in metrics:
-            best_p = min(byp, key=lambda p: byp[p][col])
-            b = byp[best_p]
+            have = {p: r for p, r in byp.items() if col in r and r[col] == r[col]}  # figures of this metric
+            if HIGHEST not in have or len(have) < 2:
+                continue
+            judged = True
+            h = have[HIGHEST]
+            best_p = min(have, key=lambda p: have[p][col])
+            b = have[best_p]
             label = _case(h)
             if _tied(h[col], b[col], h[iqr] if iqr else 0, b[iqr] if iqr else 0, rel):
                 per_metric[metric][0].append(label)
@@ -126,6 +126,12 @@ def _highest_cases(g: "pd.DataFrame", metrics: Tuple[Any, ...]) -> Tuple[Dict[st
             else:
                 per_metric[metric][1].append("%s (p%d %.3g ms < p%d %.3g ms)"
                                              % (label, best_p, b[col] * 1e3, HIGHEST, h[col] * 1e3))
+        if not judged:
+            continue
+        n_cases += 1
+        h = byp[HIGHEST]
+        if DEFAULT in byp and DEFAULT != HIGHEST and "dump_s" in g.columns:
+            vs_default.append(h["dump_s"] / byp[DEFAULT]["dump_s"])
     return per_metric, n_cases, vs_default
 
 
@@ -141,9 +147,10 @@ def rule_highest(rows: Rows) -> Optional[Judgement]:
     parts = []
     for metric, (ok, bad) in per_metric.items():
         if bad:
-            parts.append("%s for %d of %d objects, not for %s" % (metric, len(ok), n_cases, _listing(bad, 3)))
+            parts.append("%s for %d of %d objects, not for %s" % (metric, len(ok), len(ok) + len(bad),
+                                                                  _listing(bad, 3)))
         else:
-            parts.append("%s for all %d objects" % (metric, n_cases))
+            parts.append("%s for all %d objects" % (metric, len(ok)))
     # what HIGHEST buys over protocol 0 (size) and the default protocol (time)
     extra = []
     p0 = g[g["protocol"] == 0].set_index(["object", "size"])["pickled"]
@@ -160,7 +167,7 @@ def rule_highest(rows: Rows) -> Optional[Judgement]:
     verdict = "confirmed" if bads == 0 else ("refuted" if all_bad else "partly")
     evidence = ("HIGHEST (protocol %d; ties: within 1%% in size, 20%% or the IQRs in best-of-samples time) is "
                 % HIGHEST)
-    return verdict, evidence + "; ".join(parts) + (". " + "; ".join(extra) if extra else "")
+    return verdict, evidence + "; ".join(parts) + (". " + "; ".join(extra) if extra else ""), "; ".join(parts)
 
 
 # --------------------------------------------------------------------------
@@ -309,7 +316,7 @@ def rule_oob(rows: Rows) -> Optional[Judgement]:
     judged = o[_holds_arrays(o, ndarray=True)]
     verdict = "inconclusive" if judged.empty else ("confirmed" if zero else "refuted")
     return verdict, ("peak extra memory of a plain array in payload copies (zero copy: < 0.05 at 1 MiB and "
-                     "above): " + "; ".join(items))
+                     "above): " + "; ".join(items)), "; ".join(items)
 
 
 # --------------------------------------------------------------------------

@@ -25,7 +25,7 @@ and its one-line ``error``; the API warns for each and the other rows are measur
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Mapping, Sequence, Union
 
 from harness.errors import HarnessError
 from harness.footprint import run
@@ -70,7 +70,6 @@ def compare(stmts: Union[Mapping[str, Statement], Sequence[Statement]], setup: s
     rss_growth, peak_requested, peak_rss, build_seconds, x_requested, x_allocated (ratios to the
     baseline on the same interpreter), error.
     """
-    import pandas as pd
 
     if isinstance(stmts, Mapping):
         labels, items = [str(k) for k in stmts], list(stmts.values())

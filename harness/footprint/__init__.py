@@ -8,8 +8,11 @@ This package's ``__init__`` is imported by the children too: standard library on
 """
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover  (argparse stays out of the children, which import this package)
+    import argparse
 
 HELP = "measure your own code: the memory each statement's value retains, built in a fresh process"
 DESCRIPTION = HELP + """
@@ -32,10 +35,11 @@ example:
 """
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: "argparse.ArgumentParser") -> None:
     from harness.output import FORMATS
 
-    parser.add_argument("stmts", nargs="+", metavar="STMT", help="expressions (or module:function) to measure")
+    # nargs="*" (checked in main): argparse would name a missing STMT before an unknown option
+    parser.add_argument("stmts", nargs="*", metavar="STMT", help="expressions (or module:function) to measure")
     parser.add_argument("-s", "--setup", action="append", default=[], metavar="SETUP",
                         help="statements run first in each child, not measured (may be given more than once)")
     parser.add_argument("--python", default=None, metavar="VERSIONS",
@@ -44,15 +48,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds one statement may take, setup and both builds included (default: 60)")
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE instead of stdout")
-    parser.add_argument("--plot", metavar="FILE.png", help="also draw bars of the bytes per statement (needs matplotlib)")
+    parser.add_argument("--plot", metavar="FILE.png",
+                        help="also draw bars of the bytes per statement (needs matplotlib)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no notes on stderr")
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: "argparse.Namespace") -> int:
     from harness.errors import HarnessError
     from harness.footprint import run
     from harness.output import TopicResult, check_writable, render, write_atomic
 
+    if not args.stmts:
+        raise HarnessError("give at least one statement to measure (see memharness footprint --help)")
     timeout = run.DEFAULT_TIMEOUT if args.timeout is None else args.timeout
     if not timeout > 0:
         raise HarnessError("--timeout must be a positive number of seconds, got %g" % timeout)
@@ -67,7 +74,8 @@ def main(args: argparse.Namespace) -> int:
     notes = []
     failed = df[df["error"].notna()]
     for _, r in df[df["printed"].fillna(0) > 0].iterrows() if "printed" in df.columns else []:
-        notes.append("%r wrote %d characters to stdout (sent to stderr, not measured apart)" % (r["stmt"], r["printed"]))
+        notes.append("%r wrote %d characters to stdout (sent to stderr; printing is part of its build)"
+                     % (r["stmt"], r["printed"]))
     table = run.display(df) if args.format in ("table", "markdown") else run.raw(df)
     result = TopicResult("footprint", {"footprint": table}, notes=notes,
                          meta={"setup": "\n".join(args.setup), "python": ", ".join(dict.fromkeys(df["python"]))})

@@ -15,6 +15,7 @@ import importlib
 import keyword
 import re
 import sys
+import types
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from harness.core.footprint import GUARD_FRACTION, measure_build
@@ -67,7 +68,11 @@ def _builder(stmt: str, setup: str, paths: Sequence[str]) -> Callable[[], Any]:
     for p in reversed(list(paths)):
         if p not in sys.path:
             sys.path.insert(0, p)
-    namespace: Dict[str, Any] = {"__name__": "__footprint__"}
+    # a module of its own, in sys.modules: what the setup defines can be looked up by its
+    # __module__ (dataclasses, pickle and typing do)
+    module = types.ModuleType("__footprint__")
+    sys.modules[module.__name__] = module
+    namespace: Dict[str, Any] = module.__dict__
     exec(compile(setup, "<setup>", "exec"), namespace)  # also puts __builtins__ in, before the build
     ref = function_ref(stmt)
     if ref is not None:

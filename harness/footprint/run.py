@@ -8,7 +8,7 @@ import math
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Sequence, Union
 
 from harness.core import children, footprint
 from harness.core.interpreters import Interpreter, find_interpreters
@@ -61,11 +61,12 @@ def module_paths(stmt: str) -> List[str]:
     return [os.path.abspath(top)]
 
 
-def measure_statement(stmt: str, setup: str, interpreter: Interpreter, timeout: float = DEFAULT_TIMEOUT) -> Dict[str, Any]:
+def measure_statement(stmt: str, setup: str, interpreter: Interpreter,
+                      timeout: float = DEFAULT_TIMEOUT) -> Dict[str, Any]:
     """One row: the statement's figures in a fresh child of ``interpreter``, or its error."""
     row: Dict[str, Any] = {"python": interpreter.version, "stmt": stmt}
-    kwargs = {"stmt": stmt, "setup": setup,
-              "paths": module_paths(stmt) if interpreter.spec == "current" or interpreter.path == sys.executable else []}
+    same = interpreter.spec == "current" or interpreter.path == sys.executable
+    kwargs = {"stmt": stmt, "setup": setup, "paths": module_paths(stmt) if same else []}
     t0 = time.monotonic()
     try:
         got = children.run_child(CHILD, kwargs, python=interpreter.path, env=footprint.measure_env(), timeout=timeout)

@@ -27,6 +27,7 @@ COMMANDS = {
     "report": "harness.report",
     "merge-results": "harness.merge",
     "claims": "harness.claims_cmd",
+    "footprint": "harness.footprint",
 }
 
 

@@ -25,6 +25,7 @@ import gc
 import os
 import sys
 import tempfile
+import time
 import tracemalloc
 from typing import Any, Callable, Dict, List, Optional
 
@@ -259,7 +260,9 @@ def measure_retained(build: Callable[[], Any], *, rss: bool = True) -> Dict[str,
     objects itself, deterministically, so both builds are the same.
 
     Returns requested, peak_requested, allocated (None where a counter is
-    missing), allocated_pymalloc, allocated_malloc and rss_growth (bytes).
+    missing), allocated_pymalloc, allocated_malloc, rss_growth and peak_rss
+    (the RSS high-water mark above the start during the untraced build; None
+    where it cannot be reset) in bytes, and build_seconds (the untraced build).
     For RSS growth to mean anything, call this in a fresh child process.
     """
     if tracemalloc.is_tracing():
@@ -269,14 +272,21 @@ def measure_retained(build: Callable[[], Any], *, rss: bool = True) -> Dict[str,
     # the same few bytes. Two readings with nothing between them measure that
     # cost; the structure is built between the second and a third reading, in
     # the same pattern, so (r3 - r2) - (r2 - r1) is the structure alone.
+    # The build is timed, and a call of nothing is timed in the same way between the first two
+    # readings, so the timer's own objects (a tuple and a float) cancel out as the readings do.
+    # The RSS high-water mark is reset before and read after the pattern.
+    allocated_now()  # its caches and imports (mallocstats) are not the structure's, in RSS either
+    hwm_ok = reset_peak_rss() if rss else False
     rss0 = current_rss()
-    allocated_now()
     r1 = allocated_now()
+    null = _timed(_nothing)
     r2 = allocated_now()
-    obj = build()
+    built = _timed(build)
     r3 = allocated_now()
     rss1 = current_rss()
-    del obj
+    hwm = peak_rss() if hwm_ok else None
+    seconds = built[1]
+    del built, null
     gc.collect()
 
     tracemalloc.start()
@@ -304,7 +314,20 @@ def measure_retained(build: Callable[[], Any], *, rss: bool = True) -> Dict[str,
         "allocated_pymalloc": alloc_py,
         "allocated_malloc": alloc_c,
         "rss_growth": (rss1 - rss0) if rss else None,
+        "peak_rss": (hwm - rss0) if hwm is not None else None,
+        "build_seconds": seconds,
     }
+
+
+def _nothing() -> None:
+    return None
+
+
+def _timed(build: Callable[[], Any]) -> Any:
+    """(build(), seconds it took): a 2-tuple and a float besides the value, whatever the build."""
+    t0 = time.perf_counter()
+    value = build()
+    return value, time.perf_counter() - t0
 
 
 def measure_peak(operation: Callable[[], Any]) -> Dict[str, Any]:

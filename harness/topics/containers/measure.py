@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 from typing import Any, Dict
 
-from harness.core import children, memory
+from harness.core import children, footprint, memory
 from harness.errors import HarnessError
 from harness.topics.containers.workloads import build_cpp, elements, estimate, get_workload, numpy_module
 
@@ -26,10 +26,11 @@ def python_side(workload: str, n: int) -> Dict[str, Any]:
     reason = w.available()
     if reason:
         raise HarnessError("%s: %s" % (w.name, reason))
-    _guard(w, n)
     if w.name == "numpy_int64":
         numpy_module()  # import numpy before the baseline, so its own import is not counted
-    fig = memory.measure_retained(lambda: w.build_python(n))
+    # the one measurement memharness footprint makes too: the same structure, the same bytes
+    fig = footprint.measure_build(lambda: w.build_python(n), estimate=estimate(w, n),
+                                  what="%s at n=%d" % (w.name, n))
     fig["n"] = elements(w, n)
     return fig
 
@@ -62,7 +63,7 @@ def compare(workload: str, n: int) -> Dict[str, Any]:
     """One row: both sides measured in fresh children, per element, with ratios."""
     w = get_workload(workload)
     _guard(w, n)
-    py = children.run_child(HERE + ":python_side", {"workload": workload, "n": n})
+    py = children.run_child(HERE + ":python_side", {"workload": workload, "n": n}, env=footprint.measure_env())
     cpp = children.run_child(HERE + ":cpp_side", {"workload": workload, "n": n})
     m = py["n"]
     row: Dict[str, Any] = {

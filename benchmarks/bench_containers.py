@@ -3,8 +3,9 @@
 Memory figures come from harness.measure.compare(), which measures each side
 in a fresh child process (asv's own mem_/peakmem_ cannot see the C++ heap).
 """
-from .common import require_cpp, skip_if, topic_rows
 from harness.topics.containers import Options, workloads
+
+from .common import require_cpp, skip_if, topic_rows
 
 WORKLOADS = list(workloads.WORKLOADS)
 SIZES = [1000, 100_000]

@@ -20,8 +20,9 @@ try:
 except ImportError:
     cpp = None
 
-from .common import require_cpp, require_numpy
 from harness.topics.containers.workloads import WORKLOADS, elements
+
+from .common import require_cpp, require_numpy
 
 
 def _require(numpy=False):

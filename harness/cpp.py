@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Optional
 
 try:
-    from harness._containers import *  # noqa: F401,F403
     from harness import _containers as _ext
+    from harness._containers import *  # noqa: F401,F403
 
     _ERROR: Optional[str] = None
 except ImportError as exc:  # the extension was not built (e.g. a source tree on PYTHONPATH)

@@ -177,6 +177,79 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+class _Merge:
+    """The destination's files as the merge builds them (path -> JSON), where each came from, counts."""
+
+    def __init__(self, dest: str) -> None:
+        self.dest = dest
+        self.out: Dict[str, Dict[str, Any]] = {}
+        self.origin: Dict[str, str] = {}
+        self.counts = {"files": 0, "benchmarks": 0, "results": 0, "merged_files": 0}
+
+    def existing(self, rel: str) -> Optional[Dict[str, Any]]:
+        """The file ``rel`` as merged so far, or as the destination holds it, or None."""
+        if rel in self.out:
+            return self.out[rel]
+        path = os.path.join(self.dest, rel)
+        if not os.path.lexists(path):
+            return None
+        name = os.path.basename(rel)
+        reader = {"benchmarks.json": read_benchmarks_file, "machine.json": read_machine_file}.get(name)
+        data = (reader or read_result_file)(path)
+        self.out[rel] = data
+        self.origin[rel] = path
+        return data
+
+    def add_benchmarks(self, bpath: str, bench: Dict[str, Any]) -> None:
+        have = self.existing("benchmarks.json")
+        merged = dict(have) if have else {}
+        for name, definition in bench.items():
+            if name == "version":
+                if have and have.get("version") not in (None, definition):
+                    raise MergeConflict("%s has benchmarks.json version %r, %s has %r"
+                                        % (bpath, definition, self.origin["benchmarks.json"], have.get("version")))
+                merged[name] = definition
+                continue
+            if name in merged and _canonical(merged[name]) != _canonical(definition):
+                raise MergeConflict("%s and %s: %s; run both with the same benchmark code"
+                                    % (bpath, self.origin["benchmarks.json"],
+                                       _benchmarks_conflict(name, merged[name], definition)))
+            if name not in merged:
+                self.counts["benchmarks"] += 1
+            merged[name] = definition
+        self.out["benchmarks.json"] = merged
+        self.origin["benchmarks.json"] = bpath
+
+    def add_machines(self, src: str) -> None:
+        for machine in sorted(os.listdir(src)):
+            mpath = os.path.join(src, machine, "machine.json")
+            if not os.path.lexists(mpath):
+                continue
+            rel = os.path.join(machine, "machine.json")
+            data = read_machine_file(mpath)
+            have = self.existing(rel)
+            if have is not None and _canonical(have) != _canonical(data):
+                raise MergeConflict("machine %r is described differently in %s and %s; rename one "
+                                    "machine (asv machine --machine NAME)" % (machine, mpath, self.origin[rel]))
+            self.out[rel] = data
+            self.origin[rel] = mpath
+
+    def add_results(self, src: str, results: List[Tuple[str, str, Dict[str, Any]]]) -> None:
+        for machine, name, data in results:
+            path = os.path.join(src, machine, name)
+            rel = os.path.join(machine, name)
+            have = self.existing(rel)
+            self.counts["results"] += len(data["results"])
+            if have is None:
+                self.out[rel] = data
+                self.origin[rel] = path
+                self.counts["files"] += 1
+                continue
+            self.out[rel] = _merge_result(have, data, self.origin[rel], path)
+            self.origin[rel] = "%s + %s" % (self.origin[rel], path)
+            self.counts["merged_files"] += 1
+
+
 def plan(sources: List[str], dest: str) -> Tuple[Dict[str, Dict[str, Any]], Dict[str, int]]:
     """Every file the destination will hold after the merge (path -> JSON), and counts.
 
@@ -187,84 +260,26 @@ def plan(sources: List[str], dest: str) -> Tuple[Dict[str, Dict[str, Any]], Dict
         if os.path.realpath(src) == os.path.realpath(dest):
             raise HarnessError("source %s is the destination itself" % src)
         listed[src] = check_source(src)
-    out: Dict[str, Dict[str, Any]] = {}
-    origin: Dict[str, str] = {}
-    counts = {"files": 0, "benchmarks": 0, "results": 0, "merged_files": 0}
-
-    def existing(rel: str):
-        if rel in out:
-            return out[rel]
-        path = os.path.join(dest, rel)
-        if os.path.lexists(path):
-            name = os.path.basename(rel)
-            reader = {"benchmarks.json": read_benchmarks_file, "machine.json": read_machine_file}.get(name)
-            data = (reader or read_result_file)(path)
-            out[rel] = data
-            origin[rel] = path
-            return data
-        return None
-
-    have_defs = existing("benchmarks.json")
+    m = _Merge(dest)
+    have_defs = m.existing("benchmarks.json")
     project = _modules(have_defs or ())  # the suites of the destination, then of every source merged
     for src in sources:
-        # benchmark definitions
         bpath = os.path.join(src, "benchmarks.json")
         bench = read_benchmarks_file(bpath) if os.path.lexists(bpath) else None
         results = [(machine, name, read_result_file(os.path.join(src, machine, name))) for machine, name in listed[src]]
-        theirs = _modules(bench or ()) | {m for _, _, data in results for m in _modules(data["results"])}
+        theirs = _modules(bench or ()) | {mod for _, _, data in results for mod in _modules(data["results"])}
         if project and theirs and not project & theirs:
             raise MergeConflict("%s holds results of another project: its benchmarks (modules %s) share no module "
                                 "with those of %s (%s); merge results of one project only"
-                                % (src, ", ".join(sorted(theirs)[:5]), dest if have_defs else ", ".join(sources[:sources.index(src)]),
+                                % (src, ", ".join(sorted(theirs)[:5]),
+                                   dest if have_defs else ", ".join(sources[:sources.index(src)]),
                                    ", ".join(sorted(project)[:5])))
         project |= theirs
         if bench is not None:
-            have = existing("benchmarks.json")
-            merged = dict(have) if have else {}
-            for name, definition in bench.items():
-                if name == "version":
-                    if have and have.get("version") not in (None, definition):
-                        raise MergeConflict("%s has benchmarks.json version %r, %s has %r"
-                                            % (bpath, definition, origin["benchmarks.json"], have.get("version")))
-                    merged[name] = definition
-                    continue
-                if name in merged and _canonical(merged[name]) != _canonical(definition):
-                    raise MergeConflict("%s and %s: %s; run both with the same benchmark code"
-                                        % (bpath, origin["benchmarks.json"],
-                                           _benchmarks_conflict(name, merged[name], definition)))
-                if name not in merged:
-                    counts["benchmarks"] += 1
-                merged[name] = definition
-            out["benchmarks.json"] = merged
-            origin["benchmarks.json"] = bpath
-        # machines
-        for machine in sorted(os.listdir(src)):
-            mpath = os.path.join(src, machine, "machine.json")
-            if not os.path.lexists(mpath):
-                continue
-            rel = os.path.join(machine, "machine.json")
-            data = read_machine_file(mpath)
-            have = existing(rel)
-            if have is not None and _canonical(have) != _canonical(data):
-                raise MergeConflict("machine %r is described differently in %s and %s; rename one "
-                                    "machine (asv machine --machine NAME)" % (machine, mpath, origin[rel]))
-            out[rel] = data
-            origin[rel] = mpath
-        # result files
-        for machine, name, data in results:
-            path = os.path.join(src, machine, name)
-            rel = os.path.join(machine, name)
-            have = existing(rel)
-            counts["results"] += len(data["results"])
-            if have is None:
-                out[rel] = data
-                origin[rel] = path
-                counts["files"] += 1
-                continue
-            out[rel] = _merge_result(have, data, origin[rel], path)
-            origin[rel] = "%s + %s" % (origin[rel], path)
-            counts["merged_files"] += 1
-    return out, counts
+            m.add_benchmarks(bpath, bench)
+        m.add_machines(src)
+        m.add_results(src, results)
+    return m.out, m.counts
 
 
 def _merge_result(a: Dict[str, Any], b: Dict[str, Any], pa: str, pb: str) -> Dict[str, Any]:

@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import base64
 import html
-import io
 import os
 import platform
 import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from harness.errors import BackendMissing, HarnessError
+from harness.errors import HarnessError
 
 HELP = "run every topic on this Python and write one HTML + Markdown report"
 DESCRIPTION = HELP + """

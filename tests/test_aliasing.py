@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import harness.topics.aliasing as al
 from harness.claims import judge_all
 from harness.cli import main
 from harness.core.optional import INSTALL
@@ -40,7 +39,7 @@ def _rc(argv):
 
 
 def _numpy_byte_bounds(a):
-    fn = getattr(getattr(np.lib, "array_utils", None), "byte_bounds", None) or getattr(np, "byte_bounds")
+    fn = getattr(getattr(np.lib, "array_utils", None), "byte_bounds", None) or np.byte_bounds
     return fn(a)
 
 

@@ -2,11 +2,10 @@ import json
 import sys
 
 import pytest
+from conftest import find_python
 
 from harness.core import children, memory, timing, units
 from harness.errors import ChildError, HarnessError, MemoryGuardError
-
-from conftest import find_python
 
 
 def _ints(n):

@@ -14,7 +14,8 @@ import pytest
 c = pytest.importorskip("harness._containers")
 np = pytest.importorskip("numpy")
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 FOOTPRINT_KEYS = {
     "requested", "allocated", "allocated_nominal", "live_allocations", "peak_requested",

@@ -34,7 +34,8 @@ else:
     c = pytest.importorskip("harness._containers")
 np = pytest.importorskip("numpy")
 pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 SIZES = c.sizeof_info()

@@ -6,8 +6,7 @@ import sys
 
 import pytest
 
-from harness.core import children, memory
-from harness.core import interpreters, mallocstats
+from harness.core import children, interpreters, mallocstats, memory
 from harness.core.mallocstats import InconsistentStatsError, NotPymallocError, UnknownFormatError, parse
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "mallocstats")

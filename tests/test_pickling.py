@@ -18,9 +18,25 @@ import pytest
 import harness
 from harness.claims import judge_all
 from harness.errors import HarnessError, MemoryGuardError
-from harness.topics.pickle import (DEFAULT, DEFAULT_SIZES, HIGHEST, METHODS, OBJECTS, TOPIC, Artifact, Options,
-                                   UntrustedData, Workspace, build_object, get_method, get_object, npzip_dump,
-                                   numpy_readable, plan_cases, run)
+from harness.topics.pickle import (
+    DEFAULT,
+    DEFAULT_SIZES,
+    HIGHEST,
+    METHODS,
+    OBJECTS,
+    TOPIC,
+    Artifact,
+    Options,
+    UntrustedData,
+    Workspace,
+    build_object,
+    get_method,
+    get_object,
+    npzip_dump,
+    numpy_readable,
+    plan_cases,
+    run,
+)
 from harness.topics.pickle import claims as pclaims
 from harness.topics.pickle import peaks as pchild
 

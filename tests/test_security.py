@@ -16,12 +16,11 @@ import tempfile
 import threading
 
 import pytest
+from conftest import find_python, run_cli
 
 import harness
-from harness.core import children, memory
 from harness import errors
-
-from conftest import find_python, run_cli
+from harness.core import children, memory
 
 NOBODY = 65534
 # modules a child imports before or while it measures; each planted copy leaves a trace and fails

@@ -211,6 +211,11 @@ def run_child(
     finally:
         with _LIVE_LOCK:
             _LIVE.discard(proc)
+    return _answer(func, python, proc.returncode, out, err)
+
+
+def _answer(func: str, python: str, status: Optional[int], out: bytes, err: bytes) -> Dict[str, Any]:
+    """The child's result, from the last line of its stdout (JSON), or the error it reported."""
     lines = out.decode("utf-8", "replace").strip().splitlines()
     try:
         reply = json.loads(lines[-1])
@@ -218,7 +223,7 @@ def run_child(
         tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
         raise ChildError(
             "%s: child %s exited with status %s and no result%s"
-            % (func, python, proc.returncode, (": " + " | ".join(tail)) if tail else "")
+            % (func, python, status, (": " + " | ".join(tail)) if tail else "")
         ) from None
     if "error" in reply:
         e = reply["error"]

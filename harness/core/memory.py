@@ -288,18 +288,7 @@ def measure_retained(build: Callable[[], Any], *, rss: bool = True) -> Dict[str,
     seconds = built[1]
     del built, null
     gc.collect()
-
-    tracemalloc.start()
-    try:
-        base, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak() if hasattr(tracemalloc, "reset_peak") else None
-        obj = build()
-        gc.collect()
-        cur, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    del obj
-    gc.collect()
+    requested, peak_requested = _traced(build)
 
     alloc_py = _delta(_delta(r3["pymalloc"], r2["pymalloc"]), _delta(r2["pymalloc"], r1["pymalloc"]))
     alloc_c = _delta(_delta(r3["malloc"], r2["malloc"]), _delta(r2["malloc"], r1["malloc"]))
@@ -308,8 +297,8 @@ def measure_retained(build: Callable[[], Any], *, rss: bool = True) -> Dict[str,
     else:
         allocated = alloc_c + (alloc_py or 0)
     return {
-        "requested": cur - base,
-        "peak_requested": peak - base,
+        "requested": requested,
+        "peak_requested": peak_requested,
         "allocated": allocated,
         "allocated_pymalloc": alloc_py,
         "allocated_malloc": alloc_c,
@@ -321,6 +310,22 @@ def measure_retained(build: Callable[[], Any], *, rss: bool = True) -> Dict[str,
 
 def _nothing() -> None:
     return None
+
+
+def _traced(build: Callable[[], Any]) -> "tuple[int, int]":
+    """Requested bytes retained by ``build()``'s result and the peak while building (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak() if hasattr(tracemalloc, "reset_peak") else None
+        obj = build()
+        gc.collect()
+        cur, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del obj
+    gc.collect()
+    return cur - base, peak - base
 
 
 def _timed(build: Callable[[], Any]) -> Any:

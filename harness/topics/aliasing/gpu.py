@@ -161,8 +161,8 @@ class CupyAPI(DeviceAPI):
         self.cp.cuda.get_current_stream().synchronize()
 
     def limit_ops(self, nbytes: int) -> Dict[str, Callable[[], Any]]:
-        import numpy as np
         import cupyx
+        import numpy as np
 
         n = max(nbytes // 8, 1)
         host = np.ones(n)

@@ -36,8 +36,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from harness.core.timing import time_call
 from harness.errors import BackendMissing, HarnessError
 from harness.topics.aliasing.backends import Backend, load_backend
-from harness.topics.aliasing.workloads import (DEFAULT_SIZES, OPERATIONS, REFERENCE, REFERENCE_OPERATIONS,
-                                               child_env)
+from harness.topics.aliasing.workloads import DEFAULT_SIZES, OPERATIONS, REFERENCE, REFERENCE_OPERATIONS, child_env
 
 
 def operations_of(b: Backend) -> Sequence[str]:

@@ -20,9 +20,21 @@ from harness.errors import HarnessError
 from harness.topic import Case, Plan, Row, Skip, kind
 from harness.topics.allocator import measure
 from harness.topics.allocator.claims import CLAIMS
-from harness.topics.allocator.workloads import (ALLOCATORS, DEFAULT_N, DEFAULT_SIZE, MAX_SIZE, MIN_N, MIN_SIZE,
-                                                MIXED, PATTERNS, Size, judged_size, objects_label, unknown,
-                                                workload_estimate)
+from harness.topics.allocator.workloads import (
+    ALLOCATORS,
+    DEFAULT_N,
+    DEFAULT_SIZE,
+    MAX_SIZE,
+    MIN_N,
+    MIN_SIZE,
+    MIXED,
+    PATTERNS,
+    Size,
+    judged_size,
+    objects_label,
+    unknown,
+    workload_estimate,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -19,10 +19,25 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from harness.core import children, mallocstats, memory
 from harness.errors import HarnessError
-from harness.topics.allocator.workloads import (ALLOCATORS, DEFAULT_N, DEFAULT_SIZE, MIN_N, PATTERNS,
-                                                PROBE_REQUEST, STEPS, Size, cpp_blockset, cpp_free,
-                                                free_indices, lengths, objects_label, other_requests,
-                                                requests, unknown, workload_estimate)
+from harness.topics.allocator.workloads import (
+    ALLOCATORS,
+    DEFAULT_N,
+    DEFAULT_SIZE,
+    MIN_N,
+    PATTERNS,
+    PROBE_REQUEST,
+    STEPS,
+    Size,
+    cpp_blockset,
+    cpp_free,
+    free_indices,
+    lengths,
+    objects_label,
+    other_requests,
+    requests,
+    unknown,
+    workload_estimate,
+)
 
 Row = Dict[str, Any]
 

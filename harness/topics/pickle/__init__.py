@@ -29,8 +29,17 @@ from harness.topic import Case, Plan, Row, Rows, Skip, kind
 from harness.topics.pickle.claims import CLAIMS
 from harness.topics.pickle.methods import DEFAULT, HIGHEST, METHODS, Method, get_method
 from harness.topics.pickle.safety import Artifact, UntrustedData, Workspace, npzip_dump, numpy_readable
-from harness.topics.pickle.workloads import (CPP_CONTAINERS, DEFAULT_SIZES, FULL_SIZES, OBJECTS, ObjectSpec,
-                                             build_object, default_methods, get_object, plan_cases)
+from harness.topics.pickle.workloads import (
+    CPP_CONTAINERS,
+    DEFAULT_SIZES,
+    FULL_SIZES,
+    OBJECTS,
+    ObjectSpec,
+    build_object,
+    default_methods,
+    get_object,
+    plan_cases,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -161,7 +161,7 @@ def measure_case(object: str, size: int, methods: List[str], repeat: int = 3,
             continue
         _journal(journal, {"start": row["method"]})
         with Workspace() as ws:
-            row.update(in_fork(lambda: rss_pass(spec, obj, row["method"], ws)))
+            row.update(in_fork(lambda method=row["method"], ws=ws: rss_pass(spec, obj, method, ws)))
     # 2. tracemalloc and time, here
     for row in rows:
         if not any(k in row for k in ("error", "skipped", "not_applicable")):
@@ -249,7 +249,7 @@ def case_rows(obj: str, size: int, methods: List[str], python: Optional[str], py
     if "skipped" in results[0]:  # the probe said yes, but building failed
         raise BackendMissing(obj, results[0]["skipped"], results[0].get("install", ""))
     out: Dict[str, List[Dict[str, Any]]] = {"cases": [], "not_applicable": [], "skipped": []}
-    for res, row in ((res, row) for res in results for row in res["rows"]):
+    for res, row in [(one, r) for one in results for r in one["rows"]]:
         if "not_applicable" in row:
             out["not_applicable"].append({"object": obj, "size": size, "method": row["method"],
                                           "reason": row["not_applicable"]})

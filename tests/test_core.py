@@ -108,3 +108,20 @@ def test_format_bytes():
     assert units.format_bytes(512) == "512 B"
     assert units.format_bytes(1536) == "1.5 KiB"
     assert units.format_bytes(3 * 2**30) == "3.0 GiB"
+
+
+def test_allocated_bytes_are_the_same_in_every_fresh_process():
+    # with address-space randomisation, pymalloc's bytes moved by 64-80 B from one process to the
+    # next (address-keyed tables resize at different moments): children run with a fixed layout
+    from harness.core import footprint
+    from harness.topics.containers import measure
+
+    figures = {tuple(children.run_child(measure.HERE + ":python_side", {"workload": "list_int", "n": 1000},
+                                        env=footprint.measure_env())[k] for k in ("requested", "allocated"))
+               for _ in range(6)}
+    assert len(figures) == 1, figures
+
+
+def test_a_missing_interpreter_is_a_clear_error():
+    with pytest.raises(ChildError, match="cannot start /nonexistent/python: not an executable file"):
+        children.run_child("harness.core.memory:allocated_now", python="/nonexistent/python")

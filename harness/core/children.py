@@ -52,13 +52,43 @@ CHILD_BOOTSTRAP = (
 )
 
 
+_FIXED_LAYOUT: List[List[str]] = []  # [the setarch prefix], or [[]] where the system refuses it
+
+
+def fixed_layout_prefix() -> List[str]:
+    """``setarch ARCH -R``: the child runs with its address space laid out the same every time.
+
+    With address-space layout randomisation, the bytes pymalloc hands out while a structure is
+    built moved by 64-80 bytes from one fresh process to the next (tables keyed by addresses
+    probe, fill and resize differently), so a memory figure was not the same twice. Where setarch
+    is missing or the system refuses the personality (some container sandboxes), children run as
+    they are; MEMHARNESS_ASLR=1 keeps randomisation on.
+    """
+    if not _FIXED_LAYOUT:
+        import platform
+        import shutil
+
+        prefix: List[str] = []
+        tool = shutil.which("setarch")
+        if tool and os.environ.get("MEMHARNESS_ASLR") != "1":
+            candidate = [tool, platform.machine(), "-R"]
+            try:
+                ok = subprocess.run(candidate + ["true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, timeout=10).returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                ok = False
+            prefix = candidate if ok else []
+        _FIXED_LAYOUT.append(prefix)
+    return list(_FIXED_LAYOUT[0])
+
+
 def child_command(python: str) -> List[str]:
     """The argv that starts a measurement child of ``python`` running this harness package."""
     import harness
 
     init = os.path.abspath(harness.__file__)
     paths = [os.path.abspath(p) for p in harness.__path__]
-    return [python, "-c", CHILD_BOOTSTRAP, init, json.dumps(paths)]
+    return fixed_layout_prefix() + [python, "-c", CHILD_BOOTSTRAP, init, json.dumps(paths)]
 
 
 def child_env(python: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -184,6 +214,8 @@ def run_child(
     process group of its own), before the exception propagates.
     """
     python = python or sys.executable
+    if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+        raise ChildError("cannot start %s: not an executable file" % python)
     full_env = child_env(python, env)
     request = json.dumps({"func": func, "kwargs": kwargs or {}})
     try:

@@ -32,6 +32,7 @@ from harness.topics.aliasing.claims import CLAIMS
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from harness.claims import Claim
     from harness.topic import Rows
 
 HELP = "Theano-style borrow vs copy: what aliases and what it costs (Theano 1.0.5, PyTensor C/NUMBA/JAX, GPU)"
@@ -269,7 +270,7 @@ class AliasingTopic:
     name = "aliasing"
     help = HELP
     description = DESCRIPTION
-    claims = CLAIMS
+    claims: Sequence["Claim"] = CLAIMS
     Options = Options
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -206,8 +206,9 @@ def _mode(values: Sequence[int]) -> Optional[int]:
     return Counter(values).most_common(1)[0][0]
 
 
-def _runs(diffs: Sequence[int], step: int) -> List[int]:
-    """Lengths of the runs of items ``step`` apart, given the differences between neighbours."""
+def _runs(diffs: Sequence[int], step: Optional[int]) -> List[int]:
+    """Lengths of the runs of items ``step`` apart, given the differences between neighbours
+    (step None, no stride found: every item is a run of its own)."""
     out = []
     count = 1
     for d in diffs:
@@ -239,7 +240,7 @@ def probe_layout(addresses: Sequence[int]) -> Dict[str, Any]:
     diffs = [b - a for a, b in zip(addrs, addrs[1:])]
     stride = _mode([d for d in diffs if d > 0])
     starts = [addrs[0]] + [addrs[i + 1] for i, d in enumerate(diffs) if d != stride]
-    run_lengths = _runs(diffs, stride)  # type: ignore[arg-type]
+    run_lengths = _runs(diffs, stride)
     pool = _mode([b - a for a, b in zip(starts, starts[1:]) if b > a])
     if not pool:
         return {"stride": stride, "blocks_per_pool": max(run_lengths)}

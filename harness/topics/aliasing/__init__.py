@@ -32,6 +32,7 @@ from harness.topics.aliasing.claims import CLAIMS
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from harness.claims import Claim
     from harness.topic import Rows
 
 HELP = "Theano-style borrow vs copy: what aliases and what it costs (Theano 1.0.5, PyTensor C/NUMBA/JAX, GPU)"
@@ -258,31 +259,36 @@ def from_asv(tracked: "pd.DataFrame") -> "Rows":
     return {"throughput": pd.DataFrame(rows)}
 
 
+# The name AliasingTopic's methods annotate with: inside its class body ``Options`` is the class
+# attribute (a variable holding the class), which is not valid as a type.
+_Options = Options
+
+
 class AliasingTopic:
     """The aliasing topic, as the CLI, the report, the asv reader and the suites see it."""
 
     name = "aliasing"
     help = HELP
     description = DESCRIPTION
-    claims = CLAIMS
+    claims: Sequence["Claim"] = CLAIMS
     Options = Options
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_arguments(parser)
 
-    def options(self, args: argparse.Namespace) -> Options:
+    def options(self, args: argparse.Namespace) -> _Options:
         return options(args)
 
-    def plan(self, o: Options) -> Plan:
+    def plan(self, o: _Options) -> Plan:
         return plan(o)
 
-    def execute(self, case: Case, o: Options) -> Mapping[str, List[Row]]:
+    def execute(self, case: Case, o: _Options) -> Mapping[str, List[Row]]:
         return execute(case, o)
 
-    def finish(self, rows: "Rows", o: Options) -> "Rows":
+    def finish(self, rows: "Rows", o: _Options) -> "Rows":
         return finish(rows, o)
 
-    def tables(self, rows: "Rows", o: Options) -> Dict[str, "pd.DataFrame"]:
+    def tables(self, rows: "Rows", o: _Options) -> Dict[str, "pd.DataFrame"]:
         from harness.topics.aliasing.tables import tables
 
         return tables(rows, o.detail)
@@ -292,10 +298,10 @@ class AliasingTopic:
 
         figure(rows, path)
 
-    def meta(self, rows: "Rows", o: Options) -> Dict[str, Any]:
+    def meta(self, rows: "Rows", o: _Options) -> Dict[str, Any]:
         return meta(rows, o)
 
-    def notes(self, rows: "Rows", o: Options) -> List[str]:
+    def notes(self, rows: "Rows", o: _Options) -> List[str]:
         return notes(rows, o)
 
     def from_asv(self, tracked: "pd.DataFrame") -> "Rows":

@@ -331,6 +331,8 @@ def _pytensor_jax_mode(name: str, platform: str) -> "TheanoLike":
 class PyTensorJax(TheanoLike):
     """PyTensor's JAX mode: results are jax.Arrays, dispatched asynchronously."""
 
+    jax_device: Any  # the jax.Device it runs on, set by _pytensor_jax_mode
+
     def timed_call(self, f: Callable[..., Any], x: Any) -> Callable[[], Any]:
         def call() -> Any:
             return f(x).block_until_ready()

@@ -96,7 +96,7 @@ def shared_borrow_aliases(rows: "Rows") -> Judgement:
 
 def shared_borrow_faster(rows: "Rows") -> Judgement:
     big, speed = borrow_speedups(rows, "shared")
-    if not speed:
+    if big is None or not speed:  # no size timed implies no speedups
         return None
     ok = {b: s >= BORROW_FASTER for b, s in speed.items()}
     return _judge(ok), "at %s, borrow is %s faster than the copy" % (
@@ -144,7 +144,7 @@ def inplace_update(rows: "Rows") -> Judgement:
         return None
     big, speed = borrow_speedups(rows, "update_pattern")
     extra = ""
-    if speed:
+    if big is not None and speed:  # no size timed implies no speedups
         extra = "; at %s it is faster than get_value()/set_value() copies by: %s" % (
             size_label(big), ", ".join("%s %.3gx" % (b, s) for b, s in speed.items()))
     return _judge(d), _listing(d, "buffer kept", "new buffer") + extra

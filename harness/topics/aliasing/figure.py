@@ -18,12 +18,12 @@ def _panel(ax: Any, mine: "pd.DataFrame", limits: "pd.DataFrame", title: str) ->
     colors = {op: "C%d" % i for i, op in enumerate(OPERATIONS)}
     for (op, borrow), g in mine.groupby(["operation", "borrow"], sort=False):
         g = g.sort_values("bytes")
-        ax.plot(g["bytes"], g["gbps"], ":" if borrow else "-", marker="o", ms=3, color=colors.get(op),
+        ax.plot(g["bytes"], g["gbps"], ":" if borrow else "-", marker="o", ms=3, color=colors.get(str(op)),
                 label="%s (%s)" % (op, "borrow" if borrow else "copy"))
     for i, (lim, g) in enumerate(limits.groupby("limit", sort=False) if not limits.empty else []):
         g = g.sort_values("bytes")
         ax.plot(g["bytes"], g["gbps"], "--", color="k" if lim == "copyto" else "0.%d" % (3 + 2 * (i % 3)), lw=2,
-                label="limit: %s" % ("numpy.copyto (memcpy)" if lim == "copyto" else lim))
+                label="limit: %s" % ("numpy.copyto (memcpy)" if lim == "copyto" else str(lim)))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_title(title)

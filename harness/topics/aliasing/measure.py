@@ -116,7 +116,7 @@ def _gbps(nbytes: int, seconds: float) -> float:
     return nbytes / seconds / 1e9 if seconds > 0 else float("nan")
 
 
-def measure_limit(nbytes: int, repeat: int = 5, min_time: float = 0.01) -> Dict[str, float]:
+def measure_limit(nbytes: int, repeat: int = 5, min_time: float = 0.01) -> Dict[str, Any]:
     """``numpy.copyto`` between two preallocated arrays of ``nbytes``: the memcpy limit.
 
     A limit is the best the machine can do, so its GB/s comes from the fastest
@@ -222,7 +222,8 @@ def measure_backend(backend: str, sizes: Sequence[int] = DEFAULT_SIZES, repeat: 
 
         out["conformance"] = run_cases(b, conformance_n)
     if throughput:
-        limits, limit_rows = None, []
+        limits: Optional[Dict[str, Dict[int, float]]] = None
+        limit_rows: List[Dict[str, Any]] = []
         api = b.device_api()
         if api is not None:
             from harness.topics.aliasing.gpu import measure_device_limits

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Dict, Optional
+from typing import Dict, Optional, SupportsInt, Union
 
 CPU_BACKENDS = ("theano", "pytensor-c", "pytensor-numba", "pytensor-jax")
 GPU_BACKENDS = ("pytensor-jax-gpu", "cupy")
@@ -100,9 +100,9 @@ def presence(name: str) -> Optional[str]:
     return None
 
 
-def size_label(n: object) -> str:
+def size_label(size: Union[SupportsInt, str]) -> str:
     """4000 -> '4KB', 64000000 -> '64MB' (decimal units, as the sizes are given)."""
-    n = int(n)  # type: ignore[call-overload]
+    n = int(size)
     for unit, div in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
         if n >= div and n % div == 0:
             return "%d%s" % (n // div, unit)

@@ -39,6 +39,7 @@ from harness.topics.allocator.workloads import (
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from harness.claims import Claim
     from harness.topic import Rows
 
 HELP = "pymalloc arenas, pools and retention after frees, across CPython versions"
@@ -151,7 +152,7 @@ class AllocatorTopic:
     name = "allocator"
     help = HELP
     description = DESCRIPTION
-    claims = CLAIMS
+    claims: Sequence["Claim"] = CLAIMS
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         from harness.argtypes import choices_list, count

@@ -40,7 +40,8 @@ def _value(v: Any) -> Any:
 
 
 def records(df: "pd.DataFrame") -> List[Row]:
-    return [{k: _value(v) for k, v in r.items()} for r in df.to_dict(orient="records")] if len(df) else []
+    # str(k): pandas-stubs types column labels as Hashable; these frames' labels are all str already
+    return [{str(k): _value(v) for k, v in r.items()} for r in df.to_dict(orient="records")] if len(df) else []
 
 
 def workload_figures(by_step: Dict[str, Row]) -> Row:

@@ -2,7 +2,7 @@
 pattern, one line per version and allocator, for the run's first workload objects. Reads the rows."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from harness.errors import HarnessError
 from harness.topic import kind
@@ -15,9 +15,9 @@ if TYPE_CHECKING:  # pragma: no cover
 STYLES = {"pymalloc": "-", "malloc": "--", "c++": ":"}
 
 
-def _curves(rows: "Rows") -> Tuple[str, Dict[Tuple[str, str, str], List[float]]]:
+def _curves(rows: "Rows") -> Tuple[str, Dict[Tuple[str, str, str], List[Optional[float]]]]:
     """The first workload's objects, and for each (python, allocator, pattern) of those objects
-    the RSS above the start after each step, in MiB (0 at the start)."""
+    the RSS above the start after each step, in MiB (0 at the start; None for a step not measured)."""
     steps = records(kind(rows, "steps"))
     if not steps:
         raise HarnessError("nothing to plot: the run measured no workload")
@@ -26,7 +26,7 @@ def _curves(rows: "Rows") -> Tuple[str, Dict[Tuple[str, str, str], List[float]]]
     for r in steps:
         if r["size"] == size:
             by.setdefault((r["python"], r["allocator"], r["pattern"]), {})[r["step"]] = r["rss_delta"] / MiB
-    return objects_label(size), {k: [0.0] + [v.get(s) for s in SHORT] for k, v in by.items()}  # type: ignore[misc]
+    return objects_label(size), {k: [0.0, *(v.get(s) for s in SHORT)] for k, v in by.items()}
 
 
 def figure(rows: "Rows", path: str) -> None:

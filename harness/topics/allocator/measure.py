@@ -18,7 +18,7 @@ from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence
 
 from harness.core import children, mallocstats, memory
-from harness.errors import HarnessError
+from harness.errors import BackendMissing, HarnessError
 from harness.topics.allocator.workloads import (
     ALLOCATORS,
     DEFAULT_N,
@@ -64,7 +64,7 @@ class _Recorder:
     made before the first step holds raw numbers and creates nothing later.
     """
 
-    def __init__(self, steps: Sequence[str], classes: Sequence[int]) -> None:
+    def __init__(self, steps: Sequence[str], classes: Sequence[Optional[int]]) -> None:
         import array
 
         self.steps = list(steps)
@@ -110,20 +110,21 @@ class _Recorder:
 
 
 def _others(reqs: Sequence[int], st: Optional[mallocstats.MallocStats]) -> List[int]:
-    pymalloc = st is not None and st.is_pymalloc
-    return other_requests(reqs, st.alignment if pymalloc else None, st.small_block_threshold if pymalloc else None)
+    if st is None or not st.is_pymalloc:
+        return other_requests(reqs, None, None)
+    return other_requests(reqs, st.alignment, st.small_block_threshold)
 
 
 def child_workload(pattern: str, requests: List[int], n: int, seed: int = 0) -> Dict[str, Any]:
     """Allocate n bytes objects (requests cycled), free them in ``pattern``, refill; snapshot each step."""
     st0 = _stats()
-    pymalloc = st0 is not None and st0.is_pymalloc
+    pym = st0 if st0 is not None and st0.is_pymalloc else None
     lens = lengths(requests)
     other = _others(requests, st0)
     other_lens = lengths(other)
     header = sys.getsizeof(b"")
-    blocks = [st0.size_class(header + ln) for ln in lens] if pymalloc else []
-    other_blocks = [st0.size_class(header + ln) for ln in other_lens] if pymalloc else []
+    blocks = [pym.size_class(header + ln) for ln in lens] if pym is not None else []
+    other_blocks = [pym.size_class(header + ln) for ln in other_lens] if pym is not None else []
     k = len(lens)
     free_idx = free_indices(pattern, n, seed)
     nfree = len(free_idx)
@@ -205,8 +206,9 @@ def _mode(values: Sequence[int]) -> Optional[int]:
     return Counter(values).most_common(1)[0][0]
 
 
-def _runs(diffs: Sequence[int], step: int) -> List[int]:
-    """Lengths of the runs of items ``step`` apart, given the differences between neighbours."""
+def _runs(diffs: Sequence[int], step: Optional[int]) -> List[int]:
+    """Lengths of the runs of items ``step`` apart, given the differences between neighbours
+    (step None, no stride found: every item is a run of its own)."""
     out = []
     count = 1
     for d in diffs:
@@ -238,7 +240,7 @@ def probe_layout(addresses: Sequence[int]) -> Dict[str, Any]:
     diffs = [b - a for a, b in zip(addrs, addrs[1:])]
     stride = _mode([d for d in diffs if d > 0])
     starts = [addrs[0]] + [addrs[i + 1] for i, d in enumerate(diffs) if d != stride]
-    run_lengths = _runs(diffs, stride)  # type: ignore[arg-type]
+    run_lengths = _runs(diffs, stride)
     pool = _mode([b - a for a, b in zip(starts, starts[1:]) if b > a])
     if not pool:
         return {"stride": stride, "blocks_per_pool": max(run_lengths)}
@@ -281,13 +283,16 @@ def child_geometry(request: int = PROBE_REQUEST, n: int = 200_000) -> Dict[str, 
     block = st0.size_class(sys.getsizeof(objs[0]))
     before = {c.size: c.blocks_in_use for c in st0.size_classes}
     after = {c.size: c.blocks_in_use for c in st1.size_classes} if st1 else {}
+    grown = None  # bytes in allocated blocks added, where both snapshots report it
+    if st1 is not None and st1.bytes_in_allocated_blocks is not None and st0.bytes_in_allocated_blocks is not None:
+        grown = st1.bytes_in_allocated_blocks - st0.bytes_in_allocated_blocks
     out.update(st0.summary())
     out.update(
         request=sys.getsizeof(objs[0]),
         block=block,
         n=n,
-        class_blocks_added=after.get(block, 0) - before.get(block, 0),
-        blocks_bytes_added=(st1.bytes_in_allocated_blocks - st0.bytes_in_allocated_blocks) if st1 else None,
+        class_blocks_added=(after.get(block, 0) - before.get(block, 0)) if block is not None else 0,
+        blocks_bytes_added=grown,
         probe=probe_layout(addrs),
     )
     return out
@@ -325,11 +330,11 @@ def run_workload(pattern: str, size: Size = DEFAULT_SIZE, n: int = DEFAULT_N, *,
                               env={"PYTHONMALLOC": allocator})
 
 
-def cpp_missing() -> Optional[HarnessError]:
+def cpp_missing() -> Optional[BackendMissing]:
     """None when the C++ BlockSet is usable here, else the BackendMissing that says why not."""
     try:
         cpp_blockset()
-    except HarnessError as exc:
+    except BackendMissing as exc:  # the only error cpp_blockset raises
         return exc
     return None
 

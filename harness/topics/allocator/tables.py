@@ -29,7 +29,8 @@ def retention_table(steps: "pd.DataFrame") -> "pd.DataFrame":
         return pd.DataFrame()
     out = []
     for key, g in steps.groupby(RETENTION_KEYS, sort=False):
-        by = {r["step"]: r for r in g.to_dict(orient="records")}
+        # str(k): pandas-stubs types column labels as Hashable; the step rows' labels are all str already
+        by = {r["step"]: {str(k): v for k, v in r.items()} for r in g.to_dict(orient="records")}
         row = dict(zip(RETENTION_KEYS, key))
         row["block"] = by["start"]["block"]
         row.update(claims.workload_figures(by))

@@ -18,6 +18,7 @@ from harness.topics.containers.workloads import DEFAULT_SIZES, FULL_SIZES, WORKL
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from harness.claims import Claim
     from harness.topic import Rows
 
 HELP = "Python structures vs their C++ equivalents: bytes per element and the ratio"
@@ -62,7 +63,7 @@ class Containers:
     name = "containers"
     help = HELP
     description = DESCRIPTION
-    claims = claims.CLAIMS
+    claims: Sequence["Claim"] = claims.CLAIMS
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         from harness import argtypes

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from harness.errors import ChildError, HarnessError
 from harness.topic import Case, Plan, Row, Rows, Skip, kind
@@ -43,6 +43,8 @@ from harness.topics.pickle.workloads import (
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+    from harness.claims import Claim
 
 __all__ = [
     "TOPIC", "Options", "run", "check_round_trip", "default_methods", "plan_cases",
@@ -154,7 +156,7 @@ class PickleTopic:
     name = "pickle"
     help = HELP
     description = DESCRIPTION
-    claims = CLAIMS
+    claims: Sequence["Claim"] = CLAIMS
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         from harness import argtypes

@@ -229,12 +229,12 @@ def rule_peak(rows: Rows) -> Optional[Judgement]:
     fine: List[str] = []
     for _, grp in g.groupby(["object", "size"], sort=False):
         is_dumps = (grp["kind"] == "bytes") & (grp["protocol"] == DEFAULT)
-        d = grp[is_dumps]
+        dumps = grp[is_dumps]
         others = grp[~is_dumps].dropna(subset=["dump_peak"])
-        if d.empty or others.empty:
+        if dumps.empty or others.empty:
             continue
-        d = d.iloc[0]
-        best = others.loc[others["dump_peak"].idxmin()]
+        d = dumps.iloc[0]
+        best = others.iloc[int(others["dump_peak"].argmin())]  # the first lowest peak, as idxmin() finds it
         text = "%s: pickle.dumps %.2f copies, %s %.2f" % (_case(d), d["dump_copies"], best["method"],
                                                          best["dump_copies"])
         if d["dump_peak"] > 2 * best["dump_peak"] and d["dump_peak"] - best["dump_peak"] >= 0.5 * d["payload"]:

@@ -25,6 +25,7 @@ Standard library only at import time, CPython 3.8 syntax.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -161,13 +162,13 @@ def measure_case(object: str, size: int, methods: List[str], repeat: int = 3,
             continue
         _journal(journal, {"start": row["method"]})
         with Workspace() as ws:
-            row.update(in_fork(lambda method=row["method"], ws=ws: rss_pass(spec, obj, method, ws)))
+            row.update(in_fork(functools.partial(rss_pass, spec, obj, row["method"], ws)))
     # 2. tracemalloc and time, here
     for row in rows:
         if not any(k in row for k in ("error", "skipped", "not_applicable")):
             _journal(journal, {"start": row["method"]})
             try:
-                once = {k: row.pop(k) for k in ("dump_once_s", "load_once_s") if k in row}
+                once: Dict[str, float] = {k: row.pop(k) for k in ("dump_once_s", "load_once_s") if k in row}
                 row.update(traced_and_timed(spec, obj, row["method"], repeat=repeat, max_time=max_time, once=once))
             except Exception as exc:  # noqa: BLE001 - a row that says why
                 row["error"] = _error_text(exc)

@@ -125,6 +125,8 @@ class Method:
         if kind == "oob":
             return pickle.loads(art.data, buffers=art.buffers)
         path = art.path
+        if path is None:  # only a dump of an in-memory kind makes an artifact without a file
+            raise HarnessError("%s loads from a file, but this artifact holds none" % self.name)
         if kind == "file":
             with open(path, "rb") as fh:
                 return pickle.load(fh)

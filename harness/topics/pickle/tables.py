@@ -54,22 +54,23 @@ def notes(rows: Rows) -> List[str]:
     round trips that gave back a different object, and the methods that failed, grouped by error."""
     from harness.core.units import format_bytes
 
-    out = ["skipped method %s on %s: %s (install with: %s)" % (r.method, r.object, r.reason, r.install)
-           for r in kind(rows, "skipped").itertuples()]
+    # rows as dicts, not itertuples(): pandas-stubs types a named tuple's fields as any scalar
+    out = ["skipped method %s on %s: %s (install with: %s)" % (r["method"], r["object"], r["reason"], r["install"])
+           for r in kind(rows, "skipped").to_dict(orient="records")]
     order = list(OBJECTS).index
     not_applicable = kind(rows, "not_applicable")
     for why, objs in (not_applicable.groupby("reason", sort=False)["object"] if len(not_applicable) else []):
-        out.append("not run: %s (%s)" % (why, ", ".join(sorted(set(objs), key=order))))
+        out.append("not run: %s (%s)" % (str(why), ", ".join(sorted(set(objs), key=order))))
     frame = kind(rows, "cases")
     if frame.empty:
         return out
     failed = frame[(frame["equal"] == False) | (frame["numpy_readable"] == False)]  # noqa: E712
-    for r in failed.itertuples():
+    for r in failed.to_dict(orient="records"):
         out.append("ROUND TRIP FAILED: %s %s %s gave back an object that differs from the original"
-                   % (r.object, format_bytes(r.size), r.method))
+                   % (r["object"], format_bytes(r["size"]), r["method"]))
     failures: Dict[str, List[str]] = {}
-    for r in frame[frame["error"].notna()].itertuples():
-        failures.setdefault(r.error, []).append("%s on %s" % (r.method, r.object))
+    for r in frame[frame["error"].notna()].to_dict(orient="records"):
+        failures.setdefault(r["error"], []).append("%s on %s" % (r["method"], r["object"]))
     for error, where in failures.items():
         out.append("failed: %s: %s" % (_listing_all(where), error))
     return out

@@ -6,7 +6,8 @@
 #include <random>
 #include <vector>
 
-#include "containers.hpp"
+#include "bind_common.hpp"
+#include "convert.hpp"
 
 namespace mh {
 

@@ -7,143 +7,27 @@
 // read, min_state = fewest bytes one element takes in the state).
 #pragma once
 
-#include <functional>
-#include <map>
+#include <pybind11/pybind11.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
+#include <utility>
 #include <vector>
 
+#include "caps.hpp"
+#include "convert.hpp"
 #include "counting_allocator.hpp"
-#include "pyutil.hpp"
+#include "errors.hpp"
+#include "iterate.hpp"
+#include "state.hpp"
+#include "types.hpp"
 
 namespace mh {
 
-template <class T>
-using CA = CountingAllocator<T>;
-template <class T>
-using SA = ScopedCountingAllocator<T>;
-
-// A std::string whose heap block (strings longer than the SSO capacity, 15
-// chars in libstdc++) is counted. Same layout and sizeof as std::string.
-using cstring = std::basic_string<char, std::char_traits<char>, SA<char>>;
-
-// Same hash values as std::hash<std::string>. Deliberately not noexcept:
-// libstdc++ then caches the hash code in each node exactly as it does for
-// std::unordered_map<std::string, ...> (a noexcept hasher would make the
-// nodes 8 bytes smaller than the std::string equivalent's).
-struct CStringHash {
-    std::size_t operator()(const cstring& s) const { return std::hash<std::string_view>{}(std::string_view(s.data(), s.size())); }
-};
-
-// Rows of FloatMatrix: same layout and sizeof as std::vector<double>.
-using Row = std::vector<double, SA<double>>;
-
-struct Record {
-    int64_t id = 0;
-    double x = 0.0;
-    double y = 0.0;
-    cstring name;
-    bool operator==(const Record& o) const noexcept { return id == o.id && x == o.x && y == o.y && name == o.name; }
-};
-
-// The std:: type each counted container stands for (what sizeof reports).
-struct StdRecord {
-    int64_t id;
-    double x, y;
-    std::string name;
-};
-
-using IntVec = std::vector<int64_t, CA<int64_t>>;
-using FloatVec = std::vector<double, CA<double>>;
-using StrVec = std::vector<cstring, CA<cstring>>;
-using RecordVec = std::vector<Record, CA<Record>>;
-using Matrix = std::vector<Row, CA<Row>>;
-using IntIntHash = std::unordered_map<int64_t, int64_t, std::hash<int64_t>, std::equal_to<int64_t>,
-                                      CA<std::pair<const int64_t, int64_t>>>;
-using IntIntTree = std::map<int64_t, int64_t, std::less<int64_t>, CA<std::pair<const int64_t, int64_t>>>;
-using IntSet = std::unordered_set<int64_t, std::hash<int64_t>, std::equal_to<int64_t>, CA<int64_t>>;
-using StrIntHash = std::unordered_map<cstring, int64_t, CStringHash, std::equal_to<cstring>,
-                                      CA<std::pair<const cstring, int64_t>>>;
-
-// ---------------------------------------------------------------------------
-// Iteration over any Python iterable; lists and tuples without an iterator.
-// Items are held (new references) while f runs, and the size is re-read every
-// step, so f may run arbitrary Python code safely.
-template <class F>
-void for_each_item(PyObject* iterable, F&& f) {
-    if (PyList_CheckExact(iterable) || PyTuple_CheckExact(iterable)) {
-        const bool is_list = PyList_CheckExact(iterable);
-        for (Py_ssize_t i = 0;; ++i) {
-            const Py_ssize_t n = is_list ? PyList_GET_SIZE(iterable) : PyTuple_GET_SIZE(iterable);
-            if (i >= n) break;
-            py::object item = py::reinterpret_borrow<py::object>(is_list ? PyList_GET_ITEM(iterable, i)
-                                                                         : PyTuple_GET_ITEM(iterable, i));
-            f(item.ptr());
-        }
-        return;
-    }
-    py::object it = steal_or_throw(PyObject_GetIter(iterable));
-    while (PyObject* raw = PyIter_Next(it.ptr())) {
-        py::object item = py::reinterpret_steal<py::object>(raw);
-        f(item.ptr());
-    }
-    if (PyErr_Occurred()) throw_py_error();
-}
-
-// len() if the object has one, else its __length_hint__, else 0.
-inline std::size_t size_hint(PyObject* o) {
-    const Py_ssize_t n = PyObject_LengthHint(o, 0);
-    if (n < 0) {
-        if (PyErr_ExceptionMatches(PyExc_TypeError) || PyErr_ExceptionMatches(PyExc_OverflowError)) {
-            PyErr_Clear();
-            return 0;
-        }
-        throw_py_error();
-    }
-    return static_cast<std::size_t>(n);
-}
-
-// Items of a fixed-length tuple/list-like element ((key, value) pairs, records).
-class FixedItems {
-public:
-    FixedItems(PyObject* o, Py_ssize_t n, const char* what) {
-        if (PyUnicode_Check(o) || PyBytes_Check(o) || !PySequence_Check(o)) {
-            raise(PyExc_TypeError, std::string(what) + " must be a sequence of " + std::to_string(n) +
-                                       " items, not " + type_name(o));
-        }
-        // A tuple (the very object if it is one, else a copy): converting one item may run
-        // Python code (__index__, __float__) that changes a list given here, and the items
-        // read after it must still exist.
-        Py_ssize_t len = PySequence_Size(o);  // first: no copy of a huge sequence (range(10**9))
-        if (len < 0) {
-            if (!PyErr_ExceptionMatches(PyExc_TypeError)) throw_py_error();
-            PyErr_Clear();  // __getitem__ without __len__: iterate it
-            len = n;
-        }
-        if (len == n) {
-            seq_ = steal_or_throw(PySequence_Tuple(o));
-            len = PyTuple_GET_SIZE(seq_.ptr());
-        }
-        if (len != n) {
-            raise(PyExc_ValueError,
-                  std::string(what) + " has " + std::to_string(len) + " items, " + std::to_string(n) + " required");
-        }
-    }
-    PyObject* operator[](Py_ssize_t i) const { return PyTuple_GET_ITEM(seq_.ptr(), i); }
-
-private:
-    py::object seq_;
-};
-
-// Runs f with the current error as nullopt-like "not an element" when the
-// conversion fails with TypeError / ValueError / OverflowError.
-inline bool conversion_failed(py::error_already_set& e) {
-    return e.matches(PyExc_TypeError) || e.matches(PyExc_ValueError) || e.matches(PyExc_OverflowError);
-}
-
-// ---------------------------------------------------------------------------
 // lookup() of elements whose C++ value owns heap memory (records, matrix rows):
 // the probe is converted into a temporary on the scratch counters, so a lookup
 // never shows in a container's footprint, and freed there too. Returns false
@@ -174,14 +58,32 @@ bool scratch_lookup(PyObject* o, const char* what, F&& f) {
 
 // ---------------------------------------------------------------------------
 
-struct IntElem {
-    using T = int64_t;
-    static constexpr const char* py_name = "int";
+// int64 and float64: 8 bytes each in the state; lookups take a lenient probe
+// (Derived::probe: the value, or nullopt when the object cannot be an element).
+template <class Derived, class V>
+struct ScalarElem {
+    using T = V;
     static constexpr std::size_t min_state = 8;
+
+    template <class F>
+    static bool lookup(PyObject* o, F&& f) {
+        const std::optional<T> k = Derived::probe(o);
+        if (!k) return false;
+        f(*k);
+        return true;
+    }
+    static std::size_t state_size(const T&) { return 8; }
+    static void write(StateWriter& w, const T& v) { w.word(v); }
+    static T read(StateReader& r) { return r.word<T>(); }
+};
+
+struct IntElem : ScalarElem<IntElem, int64_t> {
+    static constexpr const char* py_name = "int";
     static constexpr char buffer_kind = 'i';
 
     static T from_py(PyObject* o, const char* what) { return to_int64(o, what); }
     static py::object to_py(const T& v) { return int_to_py(v); }
+    static std::optional<T> probe(PyObject* o) { return lookup_int64(o); }
     static bool eq_py(const T& v, PyObject* o) {
         if (PyLong_CheckExact(o)) {
             int overflow = 0;
@@ -191,40 +93,19 @@ struct IntElem {
         }
         return rich_eq(to_py(v).ptr(), o);
     }
-    template <class F>
-    static bool lookup(PyObject* o, F&& f) {
-        const auto k = lookup_int64(o);
-        if (!k) return false;
-        f(*k);
-        return true;
-    }
-    static std::size_t state_size(const T&) { return 8; }
-    static void write(StateWriter& w, const T& v) { w.i64(v); }
-    static T read(StateReader& r) { return r.i64(); }
 };
 
-struct FloatElem {
-    using T = double;
+struct FloatElem : ScalarElem<FloatElem, double> {
     static constexpr const char* py_name = "float";
-    static constexpr std::size_t min_state = 8;
     static constexpr char buffer_kind = 'f';
 
     static T from_py(PyObject* o, const char* what) { return to_double(o, what); }
     static py::object to_py(const T& v) { return float_to_py(v); }
+    static std::optional<T> probe(PyObject* o) { return lookup_double(o); }
     static bool eq_py(const T& v, PyObject* o) {
         if (PyFloat_CheckExact(o)) return v == PyFloat_AS_DOUBLE(o);  // NaN never equal
         return rich_eq(to_py(v).ptr(), o);
     }
-    template <class F>
-    static bool lookup(PyObject* o, F&& f) {
-        const auto d = lookup_double(o);
-        if (!d) return false;
-        f(*d);
-        return true;
-    }
-    static std::size_t state_size(const T&) { return 8; }
-    static void write(StateWriter& w, const T& v) { w.f64(v); }
-    static T read(StateReader& r) { return r.f64(); }
 };
 
 struct StrElem {

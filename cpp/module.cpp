@@ -7,11 +7,17 @@
 #include <unordered_set>
 #include <vector>
 
-#include "elements.hpp"
+#include "caps.hpp"
+#include "convert.hpp"
+#include "counting_allocator.hpp"
+#include "errors.hpp"
+#include "footprint.hpp"
+#include "types.hpp"
 
 namespace mh {
 void bind_vectors(py::module_& m);
 void bind_maps(py::module_& m);
+void bind_sets(py::module_& m);
 void bind_block_set(py::module_& m);
 
 namespace {
@@ -188,6 +194,7 @@ nodes, not only the buckets; a zero-width buffer gives FloatMatrix at most
 call (to_python under ulimit -v) raises MemoryError.)doc";
     mh::bind_vectors(m);
     mh::bind_maps(m);
+    mh::bind_sets(m);
     mh::bind_block_set(m);
     m.def("global_counters", &mh::global_counters_dict,
           "Counters summed over every counting allocator in the process (atomic): requested, allocated, "

@@ -53,12 +53,6 @@ def help_text(name):
     return SUBPARSERS[name].format_help()
 
 
-def listed_options(text):
-    """The option strings in the 'options:' section of a --help text."""
-    section = re.split(r"\n(?:options|optional arguments):\n", text, maxsplit=1)[1]
-    return set(re.findall(r"(?:^|\n|, )\s*(-{1,2}[a-zA-Z][\w-]*)", section))
-
-
 def option_helps(name):
     """option string -> its help text (whitespace collapsed), from the subparser's actions."""
     out = {}
@@ -82,16 +76,6 @@ SAMPLES = {  # a value for each metavar, where the help gives no default to try
     "PATH": sys.executable, "VERSION|PATH": "current", "[BACKEND=]PATH": sys.executable, "LIST": None,
     "SECONDS": "1", "N": "3", "SIZES": "64",
 }
-
-
-@pytest.mark.parametrize("name", COMMANDS)
-def test_help_lists_exactly_the_accepted_options(name, capsys):
-    need(name)
-    rc, _ = main([name, "--help"], capsys)
-    assert rc == 0
-    text = help_text(name)
-    parser_options = {o for a in SUBPARSERS[name]._actions for o in a.option_strings}
-    assert listed_options(text) == parser_options
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -396,19 +380,6 @@ def scan_loads():
 
             visit(ast.parse(src), [])
     return found
-
-
-def test_every_load_in_the_harness_is_known_and_safe():
-    found = scan_loads()
-    npzip_callers = {k for k in found if k[2] == "_npzip_load"}
-    assert npzip_callers == {("topics/pickle/methods.py", "Method.load", "_npzip_load")}, npzip_callers
-    loads = {k for k in found if k[2] != "_npzip_load"}
-    assert loads == set(LOADS), "unreviewed: %s; gone: %s" % (sorted(loads - set(LOADS)), sorted(set(LOADS) - loads))
-    for key, calls in found.items():
-        if key[2].endswith("np.load") or key[2].endswith("_np().load"):
-            for call in calls:
-                kw = {k.arg: getattr(k.value, "value", None) for k in call.keywords}
-                assert kw.get("allow_pickle") is False, key
 
 
 def test_method_load_refuses_a_tampered_or_foreign_artifact_before_unpickling(monkeypatch, tmp_path):

@@ -283,3 +283,64 @@ def test_a_pickle_run_whose_every_method_was_killed_is_not_a_success(monkeypatch
                               methods=["dumps-p4", "dumps-p5"], full=False)
     with pytest.raises(ChildError, match="every method failed.*SIGKILL"):
         registry.Command(TOPIC).run(args)
+
+
+# --------------------------------------------------------------------------
+# No command unpickles anything in the process that reads its input
+
+
+AUDITED = """
+import json, sys
+events = []
+
+
+def hook(event, args):
+    # every pickle that could run code must look up a global: find_class raises this event
+    if event == "pickle.find_class":
+        events.append("%s %r" % (event, args)[:160])
+
+
+sys.addaudithook(hook)
+from harness.cli import main
+
+try:
+    rc = main(sys.argv[1:])
+finally:
+    sys.stderr.write("AUDIT " + json.dumps(events) + "\\n")
+sys.exit(rc)
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["containers", "--workloads", "list_int,dict_str_int", "--sizes", "1000"],
+    ["allocator", "--n", "2000", "--patterns", "free_all"],
+    ["pickle", "--objects", "list-int,numpy,cached-default", "--sizes", "16KiB"],
+    ["aliasing", "--sizes", "4KB"],
+    ["footprint", "-s", "import numpy as np", "np.arange(1000)", "[1, 2, 3]"],
+    ["merge-results", "RESULTS", "--into", "DEST"],
+    ["claims"],
+], ids=lambda a: a[0])
+def test_no_command_unpickles_in_the_process_that_reads_its_input(tmp_path, args):
+    # a folder full of pickles that would run code, where the command runs: none of them is loaded
+    marker = tmp_path / "ran.txt"
+    evil = "cos\nsystem\n(S'echo pwned > %s'\ntR." % marker
+    for name in ("result.pkl", "cache.pickle", "data.npy", "benchmarks.json.pkl"):
+        (tmp_path / name).write_text(evil)
+    results = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "results")
+    args = [results if a == "RESULTS" else str(tmp_path / "dest") if a == "DEST" else a for a in args]
+    proc = subprocess.run([sys.executable, "-c", AUDITED, *args, "--quiet"] if args[0] not in ("claims", "merge-results")
+                          else [sys.executable, "-c", AUDITED, *args],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    audit = [line for line in proc.stderr.splitlines() if line.startswith("AUDIT ")]
+    assert proc.returncode == 0, proc.stderr[-600:]
+    assert audit and json.loads(audit[-1][6:]) == [], audit
+    assert not marker.exists()
+
+
+def test_the_audit_sees_an_unpickling():
+    code = AUDITED.split("from harness.cli import main")[0] + (
+        "import collections, pickle\npickle.loads(pickle.dumps(collections.OrderedDict(a=1)))\n"
+        "sys.stderr.write('AUDIT ' + json.dumps(events) + '\\n')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    events = json.loads([ln for ln in proc.stderr.splitlines() if ln.startswith("AUDIT ")][-1][6:])
+    assert events and "OrderedDict" in events[0]

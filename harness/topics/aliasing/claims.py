@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from harness.claims import Claim
+from harness.core.units import size_label
 from harness.core.verdict import tally
 from harness.topic import kind
 from harness.topics.aliasing.conformance import CaseId
-from harness.topics.aliasing.workloads import BORROW_FASTER, MAX_OVERHEAD, OVERHEAD_SIZE, size_label
+from harness.topics.aliasing.workloads import BORROW_FASTER, MAX_OVERHEAD, OVERHEAD_SIZE
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

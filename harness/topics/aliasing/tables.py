@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict
 
+from harness.core.units import size_label
 from harness.topic import kind
 from harness.topics.aliasing.conformance import COLUMNS, NDARRAY
-from harness.topics.aliasing.workloads import CALL_RATE_MAX_BYTES, MAX_OVERHEAD, OPERATIONS, size_label
+from harness.topics.aliasing.workloads import CALL_RATE_MAX_BYTES, MAX_OVERHEAD, OPERATIONS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Dict, Optional, SupportsInt, Union
+from typing import Dict, Optional
 
 CPU_BACKENDS = ("theano", "pytensor-c", "pytensor-numba", "pytensor-jax")
 GPU_BACKENDS = ("pytensor-jax-gpu", "cupy")
@@ -98,16 +98,3 @@ def presence(name: str) -> Optional[str]:
         except (ImportError, ValueError) as exc:
             return "module %r cannot be found: %s" % (mod, exc)
     return None
-
-
-def size_label(size: Union[SupportsInt, str]) -> str:
-    """4000 -> '4KB', 64000000 -> '64MB' (decimal units, as the sizes are given)."""
-    n = int(size)
-    for unit, div in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
-        if n >= div and n % div == 0:
-            return "%d%s" % (n // div, unit)
-    if n >= 10**6:
-        return "%.1fMB" % (n / 1e6)
-    if n >= 10**3:
-        return "%.1fKB" % (n / 1e3)
-    return "%dB" % n

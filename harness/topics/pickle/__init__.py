@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from harness.core.units import format_bytes as _fmt  # the one byte formatter
 from harness.errors import ChildError, HarnessError
 from harness.topic import Case, Plan, Row, Rows, Skip, kind
 from harness.topics.pickle.claims import CLAIMS
@@ -144,10 +145,6 @@ def _skips(info: Dict[str, Any], objects: List[str], methods: List[str]) -> List
     return out
 
 
-def _fmt(n: float) -> str:
-    from harness.core.units import format_bytes
-
-    return format_bytes(n)
 
 
 class PickleTopic:

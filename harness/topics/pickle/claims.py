@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from harness.claims import Claim, Judgement
+from harness.core.units import format_bytes as _mib  # the one byte formatter
 from harness.core.verdict import tally
 from harness.topic import Rows, kind
 from harness.topics.pickle.methods import DEFAULT, HIGHEST
@@ -27,8 +28,6 @@ TIMES = ("cases.dump_s", "cases.load_s")
 # Helpers
 
 
-def _mib(n: float) -> str:
-    return "%.1f MiB" % (n / MiB) if abs(n) >= 0.1 * MiB else "%.0f KiB" % (n / 1024.0)
 
 
 def _case(r: Any) -> str:

@@ -78,33 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_topic(mod, args: argparse.Namespace) -> int:
-    from harness.output import check_writable, render, write_atomic
+    from harness.output import check_outputs, emit, render
 
-    if args.output:
-        check_writable(args.output)
-    if args.plot:
-        check_writable(args.plot)
-        from harness.output import require_matplotlib
-
-        plt = require_matplotlib()
-        ext = args.plot.rsplit(".", 1)[-1].lower() if "." in args.plot else ""
-        kinds = plt.figure().canvas.get_supported_filetypes()
-        plt.close("all")
-        if ext not in kinds:
-            raise HarnessError("--plot %s: matplotlib cannot write %s files (use one of: %s)"
-                               % (args.plot, "." + ext if ext else "extension-less", ", ".join(sorted(kinds))))
+    check_outputs(args.output, args.plot)
     result = mod.run(args)
-    text = render(result, args.format)
-    if args.output:
-        write_atomic(args.output, text)
-        if not args.quiet:
-            print("wrote %s" % args.output, file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    if args.plot:
-        mod.plot(result, args.plot)
-        if not args.quiet:
-            print("wrote %s" % args.plot, file=sys.stderr)
+    emit(render(result, args.format), args.output, args.plot, lambda path: mod.plot(result, path), args.quiet)
     return 0
 
 

@@ -268,3 +268,34 @@ def require_matplotlib() -> Any:
     except ImportError:
         raise HarnessError("--plot needs matplotlib (install with: pip install 'memharness[plot]')") from None
     return plt
+
+
+def check_outputs(output: Optional[str], plot: Optional[str]) -> None:
+    """Before a run: ``--output`` and ``--plot`` can be written, and matplotlib can write ``--plot``'s format."""
+    if output:
+        check_writable(output)
+    if plot:
+        check_writable(plot)
+        plt = require_matplotlib()
+        ext = plot.rsplit(".", 1)[-1].lower() if "." in plot else ""
+        kinds = plt.figure().canvas.get_supported_filetypes()
+        plt.close("all")
+        if ext not in kinds:
+            raise HarnessError("--plot %s: matplotlib cannot write %s files (use one of: %s)"
+                               % (plot, "." + ext if ext else "extension-less", ", ".join(sorted(kinds))))
+
+
+def emit(text: str, output: Optional[str], plot: Optional[str], draw: Any, quiet: bool) -> None:
+    """After a run: the text to ``output`` (atomically) or stdout, and ``draw(plot)`` for ``--plot``."""
+    import sys
+
+    if output:
+        write_atomic(output, text)
+        if not quiet:
+            print("wrote %s" % output, file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    if plot:
+        draw(plot)
+        if not quiet:
+            print("wrote %s" % plot, file=sys.stderr)

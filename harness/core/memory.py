@@ -45,15 +45,23 @@ def current_rss() -> int:
         return int(psutil.Process().memory_info().rss)
 
 
-def peak_rss() -> int:
-    """High-water mark of the resident set size (VmHWM), in bytes."""
+def status_bytes(field: str) -> Optional[int]:
+    """A size field of /proc/self/status ("VmHWM", "RssFile", ...) in bytes, or None where unknown."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return None
+
+
+def peak_rss() -> int:
+    """High-water mark of the resident set size (VmHWM), in bytes."""
+    hwm = status_bytes("VmHWM")
+    if hwm is not None:
+        return hwm
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -56,20 +56,14 @@ def add_arguments(parser: "argparse.ArgumentParser") -> None:
 def main(args: "argparse.Namespace") -> int:
     from harness.errors import HarnessError
     from harness.footprint import run
-    from harness.output import TopicResult, check_writable, render, write_atomic
+    from harness.output import TopicResult, check_outputs, emit, render
 
     if not args.stmts:
         raise HarnessError("give at least one statement to measure (see memharness footprint --help)")
     timeout = run.DEFAULT_TIMEOUT if args.timeout is None else args.timeout
     if not timeout > 0:
         raise HarnessError("--timeout must be a positive number of seconds, got %g" % timeout)
-    if args.output:
-        check_writable(args.output)
-    if args.plot:
-        check_writable(args.plot)
-        from harness.output import require_matplotlib
-
-        require_matplotlib()
+    check_outputs(args.output, args.plot)
     df = run.frame(run.rows(args.stmts, "\n".join(args.setup), args.python, timeout))
     notes = []
     failed = df[df["error"].notna()]
@@ -79,20 +73,10 @@ def main(args: "argparse.Namespace") -> int:
     table = run.display(df) if args.format in ("table", "markdown") else run.raw(df)
     result = TopicResult("footprint", {"footprint": table}, notes=notes,
                          meta={"setup": "\n".join(args.setup), "python": ", ".join(dict.fromkeys(df["python"]))})
-    text = render(result, args.format)
-    if args.output:
-        write_atomic(args.output, text)
-        if not args.quiet:
-            print("wrote %s" % args.output, file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    emit(render(result, args.format), args.output, args.plot, lambda path: run.plot(df, path), args.quiet)
     if args.format in ("csv", "json") and not args.quiet:
         for note in notes:
             print("note: " + note, file=sys.stderr)
-    if args.plot:
-        run.plot(df, args.plot)
-        if not args.quiet:
-            print("wrote %s" % args.plot, file=sys.stderr)
     for _, r in failed.iterrows():
         print("memharness footprint: error: %r (Python %s): %s" % (r["stmt"], r["python"], r["error"]), file=sys.stderr)
     return 2 if len(failed) else 0

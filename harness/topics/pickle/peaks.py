@@ -32,14 +32,7 @@ def _error_text(exc: BaseException) -> str:
 
 def rss_file() -> int:
     """Resident file-backed pages of this process (RssFile, bytes; 0 where unknown)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("RssFile:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return memory.status_bytes("RssFile") or 0
 
 
 def _rss_peak(op: Callable[[], Any]) -> Any:

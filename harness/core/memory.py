@@ -358,15 +358,21 @@ def measure_peak(operation: Callable[[], Any]) -> Dict[str, Any]:
     hwm = peak_rss()
     del value
     gc.collect()
-    tracemalloc.start()
-    try:
-        base, _ = tracemalloc.get_traced_memory()
-        value = operation()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    value, traced = traced_peak(operation)
     return {
-        "peak_requested": peak - base,
+        "peak_requested": traced,
         "peak_rss": (hwm - rss0) if reset_ok else None,
         "value": value,
     }
+
+
+def traced_peak(op: Callable[[], Any]) -> "tuple[Any, int]":
+    """(``op()``'s result, tracemalloc's peak of requested bytes above the start while it ran)."""
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        value = op()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return value, peak - base

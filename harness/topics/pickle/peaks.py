@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import tempfile
-import tracemalloc
 import warnings
 from typing import Any, Callable, Dict
 
@@ -55,14 +54,8 @@ def _rss_peak(op: Callable[[], Any]) -> Any:
 def _traced_peak(op: Callable[[], Any]) -> Any:
     """(result of op(), tracemalloc peak above the start)."""
     _settle()
-    tracemalloc.start()
-    try:
-        base, _ = tracemalloc.get_traced_memory()
-        value = op()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return value, max(peak - base, 0)
+    value, peak = memory.traced_peak(op)
+    return value, max(peak, 0)
 
 
 def in_fork(func: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:

@@ -98,10 +98,69 @@ def test_peak_of_an_operation_sees_a_temporary_copy():
         assert fig["peak_rss"] >= 4 << 20
 
 
-def test_time_call_reports_spread_and_calibrates_loops():
-    t = timing.time_call(lambda: sum(range(100)), repeat=3, min_time=0.01)
-    assert t["min"] <= t["median"] <= t["max"]
-    assert t["number"] > 1 and t["samples"] == 3
+def test_time_call_calibrates_loops_to_min_time():
+    calls = []
+    t = timing.time_call(lambda: calls.append(1), repeat=3, min_time=0.02)
+    # a sample of `number` calls lasts min_time: far more than one call per sample
+    assert t["number"] > 100 and t["number"] * t["max"] >= 0.2 * 0.02
+    assert t["samples"] == len(t["values"]) == 3
+    assert len(calls) >= t["number"] * 4  # 3 samples and the warmup of as many calls
+
+
+def test_time_call_drops_the_warmup_sample():
+    import time as _time
+
+    first = []
+
+    def slow_first():
+        if not first:
+            first.append(1)
+            _time.sleep(0.2)  # a cold first call (a lazy import, first page faults)
+
+    t = timing.time_call(slow_first, repeat=4, min_time=0.001, warmups=1)
+    assert t["warmups"] >= 1 and len(t["values"]) == 4
+    assert max(t["values"]) < 0.1  # the 0.2 s call was a warmup, not a sample
+
+
+def test_time_call_stops_at_max_time_but_takes_one_sample():
+    import time as _time
+
+    t = timing.time_call(lambda: _time.sleep(0.03), repeat=50, min_time=0.001, max_time=0.05, warmups=0)
+    assert 1 <= t["samples"] < 50
+
+
+def test_merge_joins_the_samples_of_several_processes():
+    a = timing.summarize([1.0, 2.0, 3.0], number=10)
+    b = timing.summarize([4.0, 5.0], number=8)
+    m = timing.merge([a, b])
+    assert m["values"] == [1.0, 2.0, 3.0, 4.0, 5.0] and m["median"] == 3.0
+    assert m["processes"] == 2 and m["runs"] == [[1.0, 2.0, 3.0], [4.0, 5.0]] and m["number"] == 8
+    assert m["iqr"] > 0 and m["stdev"] > 0
+
+
+def test_compare_calls_a_difference_only_when_significant():
+    fast = [1.00, 1.01, 1.02, 1.03, 1.04, 1.05, 1.06, 1.07]
+    slow = [v * 2 for v in fast]
+    got = timing.compare(fast, slow)
+    assert got["significant"] and got["faster"] == "a" and got["ratio"] == pytest.approx(2.0)
+    assert timing.compare(slow, fast)["faster"] == "b"
+    # interleaved samples of one distribution: no significant difference, a tie
+    tie = timing.compare(fast[0::2], fast[1::2])
+    assert not tie["significant"] and tie["faster"] is None
+    same = timing.compare(fast, list(fast))
+    assert not same["significant"] and same["faster"] is None
+    few = timing.compare([1.0, 1.1], [2.0])
+    assert few["faster"] is None and few["why"].startswith("too few samples")
+
+
+def test_to_pyperf_writes_one_run_per_process(tmp_path):
+    pyperf = pytest.importorskip("pyperf")
+    m = timing.merge([timing.summarize([1e-3, 1.1e-3], number=4), timing.summarize([1.2e-3, 1.3e-3], number=4)])
+    suite = pyperf.BenchmarkSuite([timing.to_pyperf("dump p5", m)])
+    path = tmp_path / "t.json"
+    suite.dump(str(path))
+    bench = pyperf.BenchmarkSuite.load(str(path)).get_benchmark("dump p5")
+    assert bench.get_nrun() == 2 and sorted(bench.get_values()) == [1e-3, 1.1e-3, 1.2e-3, 1.3e-3]
 
 
 def test_format_bytes():

@@ -162,7 +162,7 @@ def _label(row: Mapping[str, Any], figure: str, index: int) -> str:
 
 
 def chart(claim: Claim, rows: Mapping[str, "pd.DataFrame"]) -> Optional[Chart]:
-    """The claim's first figure (``kind.column``) with a measured value in the rows, a bar per row."""
+    """The claim's first figure (``kind.column``) with measured values in two rows or more, a bar per row."""
     for figure in claim.figures:
         k, _, col = figure.partition(".")
         df = kind(dict(rows), k)
@@ -173,7 +173,7 @@ def chart(claim: Claim, rows: Mapping[str, "pd.DataFrame"]) -> Optional[Chart]:
             x = _number(row.get(col))
             if x is not None:
                 bars.append((_label({str(c): v for c, v in row.items()}, col, i), x))
-        if bars:
+        if len(bars) > 1:  # one bar compares nothing: its figure is in the cell already
             positive = [abs(x) for _, x in bars if x]
             log = bool(positive) and all(x > 0 for _, x in bars) and max(positive) > 100 * min(positive)
             return Chart(figure, bars[:CHART_BARS], len(bars), log)

@@ -134,9 +134,11 @@ def targets(spec: Optional[str], quiet: bool) -> List[Target]:
         raise HarnessError("--python %s: managed environments are not available in this build of memharness "
                            "(harness.envs or runner.measure_in is missing); run without --python to measure "
                            "the current interpreter" % spec) from None
-    out = []
+    out: List[Target] = []
     for env in envs.resolve(spec):
         label = " ".join(str(x) for x in (env.version, env.backend) if x)
+        if label in [t.label for t in out]:
+            label = "%s (%s)" % (label, env.name)
         out.append(Target(label, this_run(str(env.version), backend=str(env.backend or "")),
                           functools.partial(measure_in, env.python)))  # measure_in(python, topic name, options)
     return out

@@ -180,3 +180,28 @@ def test_output_paths_name_three_files_or_one_stream(tmp_path):
                                                    ("json", base + ".json")]
     assert report.output_paths(base + ".json")[2] == ("json", base + ".json")
     assert report.output_paths(base + ".md")[1] == ("markdown", base + ".md")
+
+
+def test_python_spec_makes_a_column_per_managed_environment(monkeypatch):
+    """What the lead wires: harness.envs.resolve(spec) -> environments, each column measured by
+    harness.runner.measure_in(python, topic name, options)."""
+    import sys
+    import types
+    from collections import namedtuple
+
+    from harness import runner
+
+    env = namedtuple("Environment", "name python version backend")
+    fake = types.ModuleType("harness.envs")
+    fake.resolve = lambda spec: [env("py311", "/e/a/bin/python", "3.11.7", ""),
+                                 env("py311-theano", "/e/b/bin/python", "3.11.7", "theano 1.0.5"),
+                                 env("py311-theano-2", "/e/c/bin/python", "3.11.7", "theano 1.0.5")]
+    calls = []
+    monkeypatch.setitem(sys.modules, "harness.envs", fake)
+    monkeypatch.setattr(runner, "measure_in", lambda python, name, options: calls.append((python, name, options)),
+                        raising=False)
+    got = report.targets("all", quiet=True)
+    assert [t.label for t in got] == ["3.11.7", "3.11.7 theano 1.0.5", "3.11.7 theano 1.0.5 (py311-theano-2)"]
+    assert got[1].source["run"] == "this run" and got[1].source["backend"] == "theano 1.0.5"
+    got[1].measure("allocator", "opts")
+    assert calls == [("/e/b/bin/python", "allocator", "opts")]

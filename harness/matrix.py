@@ -32,8 +32,8 @@ Source = Dict[str, str]
 Outcome = Union[Measured, str]
 CHART_BARS = 40  # bars drawn at most per chart (the chart says how many rows it leaves out)
 LABEL_COLUMNS = 3  # row columns (not numbers) that name a bar
-ABSENT = "the rows hold none of its figures"
-KEPT_ABSENT = "the kept asv results track none of its figures"
+ABSENT = "nothing this claim is about was measured"
+KEPT_ABSENT = "the kept asv results hold nothing this claim is about"
 
 
 @dataclass
@@ -143,7 +143,7 @@ def why_not(claim: Claim, measured: Measured, absent: str = ABSENT) -> str:
         grouped.setdefault(s.reason, []).append(s.what)
     parts = ["%s skipped (%s)" % (", ".join(whats), reason) for reason, whats in grouped.items()]
     parts += ["failed: %s" % f for f in measured.failures]
-    return "%s (%s)%s" % (absent, ", ".join(claim.figures), "; " + "; ".join(parts) if parts else "")
+    return "%s (it reads %s)%s" % (absent, ", ".join(claim.figures), "; " + "; ".join(parts) if parts else "")
 
 
 def _number(value: Any) -> Optional[float]:

@@ -15,7 +15,8 @@ CSS = """
 .matrix td,.matrix th{border:1px solid #ccc;padding:3px 5px;vertical-align:top;text-align:left}
 .matrix th{background:#f3f3f3;font-weight:600}.matrix th .src{font-weight:normal;color:#555;font-size:11px}
 .matrix td.claim{max-width:22em}.matrix td.cell{min-width:9em;max-width:16em}
-.matrix a{text-decoration:none;color:inherit}.matrix .key{display:block;color:#333}
+.matrix a{text-decoration:none;color:inherit}.matrix .key{display:block;color:#333;max-height:6em;overflow:auto}
+.matrix td.claim,.matrix tr:first-child th:first-child{position:sticky;left:0;background:#fff;z-index:1}
 td.v-confirmed{background:#e6f4ea}td.v-refuted{background:#fde8e8}td.v-partly{background:#fff4d6}
 td.v-inconclusive{background:#f0f0f0}td.nm{background:#fafafa;color:#777}
 .nm .why{display:block;font-size:11px;max-height:5.5em;overflow:auto}

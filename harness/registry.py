@@ -40,11 +40,16 @@ class Command:
 
     def run(self, args: argparse.Namespace) -> Any:
         from harness import runner
+
+        options = self.topic.options(args)
+        return self.result(runner.measure(self.topic, options, quiet=getattr(args, "quiet", True)), options)
+
+    def result(self, got: Any, options: Any) -> Any:
+        """The TopicResult of a run's ``runner.Measured`` (wherever it was measured): tables,
+        verdicts, notes (the plan's, skips, failures, the topic's own) and meta."""
         from harness.claims import judge_all
         from harness.output import TopicResult
 
-        options = self.topic.options(args)
-        got = runner.measure(self.topic, options, quiet=getattr(args, "quiet", True))
         notes = got.all_notes() + list(self.topic.notes(got.rows, options))
         result = TopicResult(self.topic.name, self.topic.tables(got.rows, options),
                              judge_all(list(self.topic.claims), got.rows), notes,

@@ -79,13 +79,14 @@ def test_claims_without_their_benchmarks_are_left_out(tmp_path):
 
 
 def test_the_report_shows_the_claims_by_version(tmp_path):
+    from harness import report_doc
+
     write(tmp_path, "3.9", results(256 * 1024, 4096, 5.0, 990.0, 0.0))
     versions = report.versions_table(str(tmp_path))
-    meta = {"python": "3.11", "implementation": "CPython", "platform": "x", "machine": "m", "date": "d"}
-    md = report.to_markdown([], versions, meta)
-    assert "### Claims by Python version" in md and "| allocator | pymalloc arenas are 256 KB |" in md
-    html = report.to_html([], versions, meta)
-    assert "<td style='text-align:left' class='confirmed'>confirmed: 256.0 KiB</td>" in html
+    doc = report_doc.Document.of([], [], versions)
+    md = doc.to_markdown()
+    assert "## Across versions (asv results)" in md and "| pymalloc arenas are 256 KB (allocator) | **confirmed**: 256.0 KiB |" in md
+    assert "<b>confirmed</b><span class='key'>256.0 KiB</span>" in doc.to_html()
     assert report.versions_table(str(tmp_path / "none")) is None
 
 

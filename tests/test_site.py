@@ -255,12 +255,13 @@ class Server:
         self.httpd.server_close()
 
 
-def run_chromium(exe: str, url: str, workdir: Path, name: str, offline: bool) -> dict:
-    """Load url twice (DOM dump, then screenshot): the DOM, the PNG, console problems, the probe."""
+def render(exe: str, url: str, workdir: Path, name: str, offline: bool, size: str = "1400,1000") -> dict:
+    """Load url twice in headless Chromium (DOM dump, then screenshot): the DOM, the PNG, and the
+    console problems of Chromium's log (uncaught exceptions, console errors)."""
     flags = [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1400,1000",
+        "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=%s" % size,
         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000",
     ]
     if offline:  # nothing leaves the machine: only the local server answers
@@ -284,12 +285,19 @@ def run_chromium(exe: str, url: str, workdir: Path, name: str, offline: bool) ->
         else:
             assert png.is_file() and png.stat().st_size > 1000, "no screenshot of %s: %s" % (url, proc.stderr[-2000:])
             out["png"] = png
+    out["problems"] = sorted(set(problems))
+    return out
+
+
+def run_chromium(exe: str, url: str, workdir: Path, name: str, offline: bool, size: str = "1400,1000") -> dict:
+    """render(), and what the probe (PROBE, in the page) wrote: its errors join Chromium's console problems."""
+    out = render(exe, url, workdir, name, offline, size)
     m = re.search(r'<pre id="memharness-probe"[^>]*>(.*?)</pre>', out["dom"], re.S)
     assert m, "the probe wrote nothing: the page's scripts did not run"
     import html as html_mod
 
     out["probe"] = json.loads(html_mod.unescape(m.group(1)))
-    out["problems"] = sorted(set(problems)) + out["probe"]["errors"]
+    out["problems"] = out["problems"] + out["probe"]["errors"]
     return out
 
 

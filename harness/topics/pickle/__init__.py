@@ -221,12 +221,13 @@ class PickleTopic:
         child process says what): each (object, size) one case, its methods measured in one child."""
         from harness.topics.pickle.cases import probe_in_child
 
+        plugins = _plugins(options)  # first: they register methods the plan may name
         # objects=[]: no objects (the versions case alone)
         cases = [] if options.objects == [] else plan_cases(options.objects, options.sizes, options.methods,
                                                              options.full)
         objects = sorted({c[0] for c in cases}, key=list(OBJECTS).index)
         methods = sorted({m for c in cases for m in c[2]}, key=list(METHODS).index)
-        info = (probe_in_child(objects, methods, options.python, _plugins(options)) if cases
+        info = (probe_in_child(objects, methods, options.python, plugins) if cases
                 else {"objects": {}, "methods": {}, "versions": {"python": None}})
         skips = _skips(info, objects, methods)
         runnable = [(o, s, [m for m in ms if not info["methods"].get(m)]) for o, s, ms in cases

@@ -148,9 +148,11 @@ def rule_oob(rows: Rows) -> Optional[Judgement]:
                                                         _copies3(r["load_copies"]), ref))
         if not OBJECTS[r["object"]].is_ndarray:
             items[-1] += " (not judged: also holds data that stays in band)"
-        elif r["payload"] >= MiB and (r["dump_copies"] > 0.05 or r["load_copies"] > 0.05):
+        elif r["payload"] < MiB:
+            items[-1] += " (not judged: below 1 MiB a page is more than 0.05 copies)"
+        elif r["dump_copies"] > 0.05 or r["load_copies"] > 0.05:
             zero = False
-    judged = o[holds_arrays(o, ndarray=True)]
+    judged = o[holds_arrays(o, ndarray=True) & (o["payload"] >= MiB)]
     verdict = "inconclusive" if judged.empty else ("confirmed" if zero else "refuted")
     return verdict, ("resident peak of a plain array in payload copies (zero copy: < 0.05 at 1 MiB and "
                      "above): " + "; ".join(items)), "; ".join(items)

@@ -88,7 +88,11 @@ def notes(rows: Rows) -> List[str]:
     # rows as dicts, not itertuples(): pandas-stubs types a named tuple's fields as any scalar
     out = ["skipped method %s on %s: %s (install with: %s)" % (r["method"], r["object"], r["reason"], r["install"])
            for r in kind(rows, "skipped").to_dict(orient="records")]
-    order = list(OBJECTS).index
+    names = list(OBJECTS)
+
+    def order(name: str) -> int:  # the topic's objects in their order, a user's object (pickle-cost) after
+        return names.index(name) if name in names else len(names)
+
     not_applicable = kind(rows, "not_applicable")
     for why, objs in (not_applicable.groupby("reason", sort=False)["object"] if len(not_applicable) else []):
         out.append("not run: %s (%s)" % (str(why), ", ".join(sorted(set(objs), key=order))))

@@ -228,6 +228,8 @@ def test_oob():
     assert verdict(pc.OOB, [row("numpy", "dumps-p5")]) == "inconclusive"
     # an object holding arrays and more is listed, not judged
     assert verdict(pc.OOB, [row("pytensor-shared", "oob-p5", dump_copies=1.0)]) == "inconclusive"
+    # below 1 MiB a page is more than 0.05 copies: listed, not judged
+    assert verdict(pc.OOB, [row("numpy", "oob-p5", size=64 * 1024, dump_copies=0.0625)]) == "inconclusive"
 
 
 # --------------------------------------------------------------------------

@@ -509,3 +509,33 @@ def test_cli_bad_input_is_one_line(args, message):
     proc = _cli(*(["--objects", "list-int", "--sizes", "1KiB", "--methods", "dumps-p5"] + args))
     assert proc.returncode == 2
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_versions_case_through_the_runner():
+    from harness import runner
+    from harness.topics.pickle import tables
+
+    got = runner.measure(TOPIC, Options(objects=[], versions="current"))
+    assert kind_rows(got.rows, "cases").empty and len(got.rows["versions"]) == HIGHEST + 1
+    by_id = {v.claim_id: v for v in judge_all(TOPIC.claims, got.rows)}
+    assert set(by_id) == {"pickle.versions"} and by_id["pickle.versions"].verdict == "inconclusive"
+    matrix = TOPIC.tables(got.rows, None)[tables.VERSIONS]
+    assert list(matrix.iloc[0]) == [sys.version.split()[0], "0-%d" % HIGHEST]
+    with pytest.raises(HarnessError):
+        TOPIC.options(_topic_args(["--versions", "2.7"]))
+    assert TOPIC.options(_topic_args([])).versions == "all"  # the default run (the report's)
+    assert TOPIC.options(_topic_args(["--objects", "numpy"])).versions is None
+
+
+def kind_rows(rows, name):
+    from harness.topic import kind
+
+    return kind(rows, name)
+
+
+def _topic_args(argv):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    TOPIC.add_arguments(parser)
+    return parser.parse_args(argv)

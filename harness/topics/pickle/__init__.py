@@ -213,6 +213,10 @@ class PickleTopic:
         versions = getattr(args, "versions", None)
         if versions is None:
             versions = "none" if (args.objects or args.methods or args.sizes) else "all"
+        elif versions not in ("all", "none"):  # a bad version or path: an error now, not a note later
+            from harness.core.interpreters import find_interpreters
+
+            find_interpreters([v.strip() for v in versions.split(",") if v.strip()])
         return Options(objects=args.objects, sizes=args.sizes, methods=args.methods, full=args.full,
                        repeat=args.repeat, python=python, versions=None if versions == "none" else versions)
 

@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from harness.core.timing import PROCESSES
 from harness.core.units import format_bytes as _fmt  # the one byte formatter
 from harness.errors import ChildError, HarnessError
 from harness.topic import Case, Plan, Row, Rows, Skip, kind
@@ -49,30 +50,33 @@ HELP = "pickle: bytes, time and peak memory of every protocol, out-of-band buffe
 
 DESCRIPTION = HELP + """
 
-Objects (--objects, default: all that can be built here):
+Objects (--objects; default: the Python objects, numpy and the cached classes; the C++
+containers and PyTensor/Theano objects with --full or when named):
 """ + "\n".join("  %-18s %s" % (s.name, s.description) for s in OBJECTS.values()) + """
 
-Methods (--methods; default: dump-p%d and dump-p%d for all objects, every dumps-pN for
-the Python objects, numpy and the cached classes, dumps-p%d and dumps-p%d for the C++
-containers and PyTensor/Theano objects; oob-p5, npzip and pkl_utils for objects holding
-arrays; numpy.save for arrays):
-""" % (DEFAULT, HIGHEST, DEFAULT, HIGHEST) + "\n".join("  %-18s %s" % (m.name, m.description) for m in METHODS.values()) + """
+Methods (--methods; default: every dumps-pN and dump-p%d for the Python objects and numpy,
+dumps-p%d for the cached classes, dumps-p%d and dumps-p%d for the C++ containers and
+PyTensor/Theano objects; oob-p5, npzip and pkl_utils for objects holding arrays;
+numpy.save for arrays; --full: every method on every object):
+""" % (HIGHEST, HIGHEST, DEFAULT, HIGHEST) + "\n".join("  %-18s %s" % (m.name, m.description) for m in METHODS.values()) + """
 
 Each object is built in a fresh child process and each method measured there:
   pickled        serialised bytes (in-band + out-of-band; file size for files)
-  dump/load ms   median time of one call (harness.core.timing.time_call), with the IQR
-  peak traced    tracemalloc's peak above the start (requested bytes; numpy buffers
-                 included, the C++ heap of harness._containers not)
-  peak RSS       the RSS high-water mark above the RSS at the start, in a process
-                 forked from the child right after the object was built (a heap no
-                 other measurement has used); code pages first touched are not counted
-  copies         max(peak traced, peak RSS) / payload: how many copies of the
-                 data existed at once, besides the original
+  dump/load ms   median of the samples of %d processes (harness.core.timing:
+                 calibrated loops, a warmup dropped, --repeat samples each), the IQR
+  peak RSS       the resident peak: RSS high-water mark above the RSS at the start,
+                 in a process forked from the child right after the object was built
+                 (a heap no other measurement has used); code pages not counted
+  untouched      what tracemalloc's peak counted above the resident peak (output
+                 buffers reserved and never touched), reported apart
+  copies         resident peak / payload: copies of the data at once, besides the original
   equal          the loaded object equals the original (checked in every run)
-Default sizes: numpy 1 MiB and 32 MiB, every other object 1 MiB of payload;
---full: numpy up to 256 MiB, the others up to 16 MiB, every method on every object
-(about ten minutes on 2 cores); 512 MiB and above only when asked for with --sizes.
-
+Then (--versions, default all in the default run) each CPython 3.8-3.13 found writes the
+same data at every protocol, and every other loads it.
+Default sizes: numpy 1 MiB, every other object 256 KiB of payload; --full: numpy up to
+256 MiB, the others 1 and 16 MiB, every method on every object (about ten minutes on 2
+cores); 512 MiB and above only when asked for with --sizes.
+""" % PROCESSES + """
 Security: this command never loads a pickle it did not write itself in this run;
 it takes no input file.
 """
@@ -195,7 +199,8 @@ class PickleTopic:
         parser.add_argument("--full", action="store_true",
                             help="larger sizes (numpy to 256 MiB, others to 16 MiB) and every method on every object")
         parser.add_argument("--repeat", type=int, default=3, metavar="N",
-                            help="timing samples per dump and load (default 3)")
+                            help="timing samples per dump and load in each of the %d timing processes (default 3; "
+                                 "3 or more for a difference to be significant)" % PROCESSES)
         parser.add_argument("--versions", metavar="LIST",
                             help="CPythons that load one another's pickles at every protocol: 'all' (the default "
                                  "when no --objects, --methods or --sizes is given), versions or paths, "

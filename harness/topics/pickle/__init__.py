@@ -164,6 +164,28 @@ def _skips(info: Dict[str, Any], objects: List[str], methods: List[str]) -> List
 
 
 
+def _cases(runnable: List[Tuple[str, int, List[str]]], python_version: Optional[str]) -> List[Case]:
+    """A case per (object, size); the cached classes (a method or two each) of one size as one
+    case, measured in one child per timing process with a fork per object (see measure_group)."""
+    from harness.topics.pickle.plan import HIGHEST_ONLY
+
+    out: List[Case] = []
+    groups: Dict[int, List[List[Any]]] = {}
+    for o, s, ms in runnable:
+        if OBJECTS[o].family in HIGHEST_ONLY and len(ms) <= 2:
+            if s not in groups:
+                groups[s] = []
+                out.append(Case("cached classes %s" % _fmt(s), {"group": groups[s], "python_version": python_version}))
+            groups[s].append([o, s, ms])
+        else:
+            out.append(Case("%s %s (%d methods)" % (o, _fmt(s), len(ms)),
+                            {"object": o, "size": s, "methods": ms, "python_version": python_version},
+                            estimate=OBJECTS[o].payload(s) * OBJECTS[o].mem_factor))
+    return [Case(c.label + (" (%d objects)" % len(c.params["group"]) if "group" in c.params else ""), c.params,
+                 max([OBJECTS[o].payload(s) * OBJECTS[o].mem_factor for o, s, _ in c.params["group"]])
+                 if "group" in c.params else c.estimate) for c in out]
+
+
 def _versions_case(plan: Plan, versions: str) -> None:
     """The case in which every interpreter of ``versions`` loads the others' pickles (a note
     where fewer than two are found: the claim then says it cannot judge across versions)."""
@@ -245,10 +267,7 @@ class PickleTopic:
         if not runnable and not options.versions:
             raise HarnessError("nothing could be measured: " + ("; ".join(s.note() for s in skips) or "no cases"))
         python_version = info["versions"]["python"]
-        plan = Plan([Case("%s %s (%d methods)" % (o, _fmt(s), len(ms)),
-                          {"object": o, "size": s, "methods": ms, "python_version": python_version},
-                          estimate=OBJECTS[o].payload(s) * OBJECTS[o].mem_factor)
-                     for o, s, ms in runnable], skips=skips)
+        plan = Plan(_cases(runnable, python_version), skips=skips)
         if options.versions:
             _versions_case(plan, options.versions)
         return plan
@@ -262,6 +281,11 @@ class PickleTopic:
             from harness.topics.pickle.versions import versions_rows
 
             return versions_rows([Interpreter(**it) for it in p["interpreters"]])
+        if "group" in p:
+            from harness.topics.pickle.cases import group_rows
+
+            return group_rows(p["group"], options.python, p["python_version"], options.repeat, options.max_time,
+                              _plugins(options))
         return case_rows(p["object"], p["size"], p["methods"], options.python, p["python_version"],
                          options.repeat, options.max_time, _plugins(options))
 

@@ -132,6 +132,53 @@ def _timed(row: Dict[str, Any]) -> bool:
     return not any(k in row for k in ("error", "skipped", "not_applicable"))
 
 
+def start_timings(rows: List[Dict[str, Any]]) -> None:
+    """Each row's timing results of the first process under "timings": {op: [one per process]}."""
+    for row in rows:
+        row["timings"] = {op: [row.pop(op + "_timing")] for op in ("dump", "load") if op + "_timing" in row}
+
+
+def add_timings(rows: List[Dict[str, Any]], again: List[Dict[str, Any]]) -> None:
+    """The timing results of one more process (its rows, by method) added to ``rows``; a method
+    that failed there is a failed row."""
+    by_method = {r["method"]: r for r in again}
+    for row in rows:
+        more = by_method.get(row["method"])
+        if more is None or not _timed(row):
+            continue
+        if "error" in more:
+            row["error"] = "in a timing process: " + more["error"]
+            continue
+        for op in ("dump", "load"):
+            if op + "_timing" in more:
+                row["timings"].setdefault(op, []).append(more[op + "_timing"])
+
+
+def group_rows(objects: List[List[Any]], python: Optional[str], python_version: str, repeat: int, max_time: float,
+               plugins: Sequence[Sequence[str]] = ()) -> Dict[str, List[Dict[str, Any]]]:
+    """Several small objects ([object, size, methods]) in one child per timing process
+    (``measure.measure_group``: a fork per object); rows by kind as ``case_rows`` gives them."""
+    func = "harness.topics.pickle.measure:measure_group"
+    kwargs = {"objects": objects, "repeat": repeat, "max_time": max_time, "plugins": list(plugins)}
+    first = children.run_child(func, kwargs, python=python, timeout=600)["results"]
+    for res in first:
+        start_timings(res.get("rows", []))
+    for _ in range(timing.PROCESSES - 1):
+        more = children.run_child(func, dict(kwargs, timed_only=True), python=python, timeout=600)["results"]
+        for res, again in zip(first, more):
+            add_timings(res.get("rows", []), again.get("rows", []))
+    out: Dict[str, List[Dict[str, Any]]] = {"cases": [], "not_applicable": [], "skipped": []}
+    for res in first:
+        if "skipped" in res:
+            out["skipped"].append({"object": res["object"], "size": res["size"], "method": "*",
+                                   "reason": res["skipped"], "install": res.get("install", "")})
+            continue
+        for k, got in split_rows(res["rows"], res["object"], res["size"], res["payload"],
+                                 res["versions"].get("python") or python_version).items():
+            out[k].extend(got)
+    return out
+
+
 def measure_processes(func: str, kwargs: Dict[str, Any], methods: List[str], python: Optional[str],
                       timeout: float = 600.0, env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """The full pass, then ``timing.PROCESSES - 1`` timing passes, each in children of their own:
@@ -142,24 +189,13 @@ def measure_processes(func: str, kwargs: Dict[str, Any], methods: List[str], pyt
         return results[0]
     first = next((r for r in results if r.get("versions", {}).get("python")), results[0])
     rows = [r for res in results for r in res["rows"]]
-    for row in rows:
-        row["timings"] = {op: [row.pop(op + "_timing")] for op in ("dump", "load") if op + "_timing" in row}
+    start_timings(rows)
     for _ in range(timing.PROCESSES - 1):
         todo = [r["method"] for r in rows if _timed(r)]
         if not todo:
             break
         more = run_methods(func, dict(kwargs, timed_only=True), todo, python, timeout, env)
-        by_method = {r["method"]: r for res in more for r in res.get("rows", [])}
-        for row in rows:
-            again = by_method.get(row["method"])
-            if again is None or not _timed(row):
-                continue
-            if "error" in again:
-                row["error"] = "in a timing process: " + again["error"]
-                continue
-            for op in ("dump", "load"):
-                if op + "_timing" in again:
-                    row["timings"].setdefault(op, []).append(again[op + "_timing"])
+        add_timings(rows, [r for res in more for r in res.get("rows", [])])
     return {"rows": rows, "payload": first.get("payload"), "versions": first.get("versions", {})}
 
 

@@ -233,3 +233,22 @@ def probe(objects: List[str], methods: List[str], plugins: Sequence[Sequence[str
         except BackendMissing as exc:
             out["methods"][name] = {"reason": "%s: %s" % (exc.backend, exc.reason), "install": exc.install}
     return out
+
+
+def measure_group(objects: List[List[Any]], repeat: int = 3, max_time: float = 0.5, timed_only: bool = False,
+                  plugins: Sequence[Sequence[str]] = ()) -> Dict[str, Any]:
+    """``measure_case`` of each [object, size, methods], each in a process forked from this one
+    before anything is built: a heap as a fresh child's, without starting an interpreter per
+    object. A fork that dies gives its object's methods that error. {"results": [...]}, in order."""
+    load_plugins(plugins)
+    gc.collect()
+    out = []
+    for name, size, methods in objects:
+        got = in_fork(functools.partial(measure_case, name, int(size), list(methods), repeat, max_time, None,
+                                        timed_only))
+        if "error" in got:  # the fork died: every method of this object says so
+            got = {"payload": get_object(name).payload(int(size)), "versions": versions(),
+                   "rows": [{"method": m, "kind": get_method(m).kind, "protocol": get_method(m).protocol,
+                             "error": got["error"]} for m in methods]}
+        out.append(dict(got, object=name, size=int(size)))
+    return {"results": out}

@@ -539,3 +539,27 @@ def _topic_args(argv):
     parser = argparse.ArgumentParser()
     TOPIC.add_arguments(parser)
     return parser.parse_args(argv)
+
+
+def test_cached_classes_share_one_child_and_a_crash_costs_its_object_only(tmp_path, monkeypatch):
+    (tmp_path / "memharness_crash_plugin.py").write_text(CRASH_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    hp = "dumps-p%d" % HIGHEST
+    plan = TOPIC.plan(Options(objects=["cached-default", "cached-getstate"], sizes=[16 * KiB]))
+    assert [c.label for c in plan.cases] == ["cached classes 16.0 KiB (2 objects)"]
+    from harness.topics.pickle.cases import group_rows
+    from harness.topics.pickle.measure import load_plugins
+
+    try:
+        load_plugins([["memharness_crash_plugin", str(tmp_path)]])
+        got = group_rows([["cached-default", 16 * KiB, [hp]], ["cached-getstate", 16 * KiB, ["crash-child", hp]]],
+                         None, "", 3, 0.5, [["memharness_crash_plugin", str(tmp_path)]])
+    finally:
+        for name in ("crash-fork", "crash-child"):
+            METHODS.pop(name, None)
+    rows = {(r["object"], r["method"]): r for r in got["cases"]}
+    assert set(rows) == {("cached-default", hp), ("cached-getstate", "crash-child"), ("cached-getstate", hp)}
+    ok = rows[("cached-default", hp)]
+    assert "error" not in ok and ok["equal"] and ok["dump_processes"] == timing.PROCESSES
+    # the object's fork died in crash-child's traced pass: its methods say so, the other object is measured
+    assert rows[("cached-getstate", "crash-child")]["error"].startswith("process died: killed by SIGABRT")

@@ -169,21 +169,24 @@ def _cases(runnable: List[Tuple[str, int, List[str]]], python_version: Optional[
     case, measured in one child per timing process with a fork per object (see measure_group)."""
     from harness.topics.pickle.plan import HIGHEST_ONLY
 
-    out: List[Case] = []
+    def estimate(o: str, s: int) -> float:
+        return OBJECTS[o].payload(s) * OBJECTS[o].mem_factor
+
+    singles: List[Tuple[str, int, List[str]]] = []
     groups: Dict[int, List[List[Any]]] = {}
     for o, s, ms in runnable:
         if OBJECTS[o].family in HIGHEST_ONLY and len(ms) <= 2:
-            if s not in groups:
-                groups[s] = []
-                out.append(Case("cached classes %s" % _fmt(s), {"group": groups[s], "python_version": python_version}))
-            groups[s].append([o, s, ms])
+            groups.setdefault(s, []).append([o, s, ms])
         else:
-            out.append(Case("%s %s (%d methods)" % (o, _fmt(s), len(ms)),
-                            {"object": o, "size": s, "methods": ms, "python_version": python_version},
-                            estimate=OBJECTS[o].payload(s) * OBJECTS[o].mem_factor))
-    return [Case(c.label + (" (%d objects)" % len(c.params["group"]) if "group" in c.params else ""), c.params,
-                 max([OBJECTS[o].payload(s) * OBJECTS[o].mem_factor for o, s, _ in c.params["group"]])
-                 if "group" in c.params else c.estimate) for c in out]
+            singles.append((o, s, ms))
+    out = [Case("%s %s (%d methods)" % (o, _fmt(s), len(ms)),
+                {"object": o, "size": s, "methods": ms, "python_version": python_version}, estimate=estimate(o, s))
+           for o, s, ms in singles]
+    for s, group in groups.items():  # one object at a time, each in a fork: the largest counts
+        out.append(Case("cached classes %s (%d objects)" % (_fmt(s), len(group)),
+                        {"group": group, "python_version": python_version},
+                        estimate=max(estimate(o, s) for o, s, _ in group)))
+    return out
 
 
 def _versions_case(plan: Plan, versions: str) -> None:

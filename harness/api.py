@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Python = Union[None, str, Sequence[str]]  # None: this interpreter; "all"; "3.8,3.12"; paths
 
-__all__ = ["footprint", "compare", "plot", "Statement", "DEFAULT_TIMEOUT"]
+__all__ = ["footprint", "compare", "plot", "pickle_cost", "Statement", "DEFAULT_TIMEOUT"]
 
 
 def footprint(stmts: Union[Statement, Sequence[Statement]], setup: str = "", python: Python = None, *,
@@ -127,3 +127,26 @@ def plot(df: "pd.DataFrame", path: str) -> None:
         if "python" not in frame.columns:
             frame["python"] = ""
     run.plot(frame, path)
+
+
+def pickle_cost(expr: str, setup: str = "", python: Python = None, *, methods: Union[None, Sequence[str]] = None,
+                repeat: int = 3, timeout: float = DEFAULT_TIMEOUT) -> "pd.DataFrame":
+    """What pickling the value of ``expr`` costs, one row per method (and interpreter), with the
+    pickle topic's figures and definitions (``memharness pickle-cost``).
+
+    ``expr`` is an expression evaluated after ``setup`` (or an importable "module:function")
+    in fresh child processes, never an object passed in or loaded from a file. ``methods``:
+    names of ``harness.topics.pickle.METHODS`` (default: all of them). Columns (bytes, seconds):
+    object (the expression), payload, method, kind, protocol, pickled, in_band, out_of_band,
+    dump_s / load_s (median of dump_values / load_values, the samples of timing.PROCESSES
+    processes) with _iqr, _min, _max, _samples, _processes, dump_peak / load_peak (resident
+    peaks), dump_untouched / load_untouched (what tracemalloc counted above them), dump_copies /
+    load_copies (peak / payload), equal, error, python. ``harness.picklecost.run.plot(df, path)``
+    draws what ``--plot`` draws. HarnessError, naming the expression, when it raises, does not
+    parse, prints, runs past ``timeout`` seconds or asks for more memory than is free.
+    """
+    from harness.picklecost import run as pickle_run
+
+    if not 1 <= repeat <= 100:
+        raise HarnessError("pickle_cost: repeat must be between 1 and 100, got %r" % (repeat,))
+    return pickle_run.frame(pickle_run.measure(expr, setup, python, methods, repeat, timeout))

@@ -55,8 +55,8 @@ def test_claims_are_judged_per_version_in_version_order(tmp_path):
     from harness.topics.pickle.claims import HIGHEST_SMALLEST_FASTEST, OOB
 
     smallest = rows[HIGHEST_SMALLEST_FASTEST.text]  # the live run's claim, judged on the sizes asv tracks
-    assert smallest["Python 3.8"] == "confirmed: smallest for all 1 objects"
-    assert smallest["Python 3.12"].startswith("refuted: smallest for 0 of 1 objects, not for list-int")
+    assert smallest["Python 3.8"] == "confirmed: size: best 1, tied 0, not 0"
+    assert smallest["Python 3.12"] == "refuted: size: best 0, tied 0, not 1"
     oob = rows[OOB.text]
     assert oob["Python 3.8"].startswith("confirmed: numpy 1.0 MiB: dump 0.010")
     assert oob["Python 3.12"].startswith("refuted: numpy 1.0 MiB: dump 0.500")

@@ -271,14 +271,14 @@ def test_a_pickle_run_whose_every_method_was_killed_is_not_a_success(monkeypatch
 
     from harness import registry
     from harness.errors import ChildError
-    from harness.topics.pickle import TOPIC, measure
+    from harness.topics.pickle import TOPIC, cases
 
-    def killed(obj, size, methods, *args):  # every child killed by SIGKILL (the kernel's OOM killer, say)
-        return [{"payload": size, "versions": {"python": None},
-                 "rows": [{"method": m, "kind": "bytes", "protocol": int(m[-1]),
-                           "error": "child process died: killed by SIGKILL"} for m in methods]}]
+    def killed(func, kwargs, methods, *args, **kw):  # every child killed by SIGKILL (the kernel's OOM killer, say)
+        return {"payload": kwargs["size"], "versions": {"python": None},
+                "rows": [{"method": m, "kind": "bytes", "protocol": int(m[-1]),
+                          "error": "child process died: killed by SIGKILL"} for m in methods]}
 
-    monkeypatch.setattr(measure, "run_case", killed)
+    monkeypatch.setattr(cases, "measure_processes", killed)
     args = argparse.Namespace(repeat=1, python=None, quiet=True, objects=["numpy"], sizes=[1 << 20],
                               methods=["dumps-p4", "dumps-p5"], full=False)
     with pytest.raises(ChildError, match="every method failed.*SIGKILL"):
@@ -317,6 +317,7 @@ sys.exit(rc)
     ["pickle", "--objects", "list-int,numpy,cached-default", "--sizes", "16KiB"],
     ["aliasing", "--sizes", "4KB"],
     ["footprint", "-s", "import numpy as np", "np.arange(1000)", "[1, 2, 3]"],
+    ["pickle-cost", "-s", "import numpy as np", "{'a': np.arange(1000)}", "--methods", "dumps-p5,oob-p5,npzip"],
     ["merge-results", "RESULTS", "--into", "DEST"],
     ["claims"],
 ], ids=lambda a: a[0])

@@ -160,6 +160,15 @@ def _build_methods() -> Dict[str, Method]:
 METHODS: Dict[str, Method] = _build_methods()
 
 
+def register(method: Method) -> Method:
+    """Add a method of one's own (a ``Method`` subclass with its own ``dump`` and ``load``), e.g.
+    from a plugin module that ``Options.plugins`` names: the parent and every child import it."""
+    if not isinstance(method, Method):
+        raise HarnessError("register() takes a Method, got %r" % (method,))
+    METHODS[method.name] = method
+    return method
+
+
 def get_method(name: str) -> Method:
     try:
         return METHODS[name]

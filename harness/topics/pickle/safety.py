@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import os
 import pickle
-import secrets
 import shutil
 import tempfile
-import zipfile
 from typing import Any, Dict, List, Optional, Tuple
 
 from harness.core.optional import INSTALL
@@ -54,7 +52,7 @@ class Artifact:
                  path: Optional[str] = None) -> None:
         if _key is not _DUMPED:
             raise UntrustedData("an Artifact is made by Method.dump only: the harness loads nothing else")
-        self.token = secrets.token_hex(16)
+        self.token = os.urandom(16).hex()  # what secrets.token_hex does (hmac's OpenSSL stays unloaded)
         self.data = data
         self.buffers = buffers
         self.path = path
@@ -153,6 +151,8 @@ def npzip_dump(obj: Any, path: str, protocol: int = HIGHEST, compress: bool = Fa
     Returns the names of the array entries.
     """
     np = _np()
+    import zipfile  # here: the measuring children that write no zip need not import it
+
     mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     names: Dict[int, str] = {}
     with zipfile.ZipFile(path, "w", mode, allowZip64=True) as zf:
@@ -184,6 +184,8 @@ def npzip_dump(obj: Any, path: str, protocol: int = HIGHEST, compress: bool = Fa
 
 def _npzip_load(path: str) -> Any:
     """Read back what npzip_dump wrote (only ever called through Method.load, see Artifact.verify)."""
+    import zipfile
+
     np = _np()
     with zipfile.ZipFile(path) as zf:
 
@@ -209,6 +211,8 @@ def numpy_readable(path: str) -> List[Any]:
     Entries that are not ``.npy`` data are skipped. Used to check, in every run,
     that a numpy-readable dump really is.
     """
+    import zipfile
+
     np = _np()
     arrays = []
     with np.load(path, allow_pickle=False) as npz:

@@ -93,6 +93,33 @@ class CachedModelGetstate(CachedModel):
         self.cache = build_cache(self.data)
 
 
+class CachedModelDictcopy(CachedModel):
+    """The same, with the seed's way: ``__getstate__`` passes the whole ``__dict__`` less the cache."""
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["cache"]
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.cache = build_cache(self.data)
+
+
+class CachedModelDictcopySub(CachedModelDictcopy):
+    """A subclass that adds a derived attribute of its own (the data ranked): the base class's
+    ``__getstate__`` does not know of it, so it goes into every pickle with the data."""
+
+    def __init__(self, data: List[float]) -> None:
+        super().__init__(data)
+        self.ranked = sorted(data)
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other) and self.ranked == other.ranked  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class CachedModelSlots(_DataAndCache):
     """The same data and cache in ``__slots__`` (no instance ``__dict__``), pickled the default way."""
 
@@ -283,6 +310,11 @@ _SPECS: List[ObjectSpec] = [
                "object: list of floats + a dict cache over it, pickled the default way", mem_factor=40),
     ObjectSpec("cached-getstate", "class", 8, lambda n: CachedModelGetstate([float_value(i) for i in range(n)]),
                "the same with __getstate__/__setstate__ that drop and rebuild the cache", mem_factor=40),
+    ObjectSpec("cached-dictcopy", "state", 8, lambda n: CachedModelDictcopy([float_value(i) for i in range(n)]),
+               "the same with __getstate__ = the whole __dict__ less the cache entry", mem_factor=40),
+    ObjectSpec("cached-dictcopy-sub", "state", 8,
+               lambda n: CachedModelDictcopySub([float_value(i) for i in range(n)]),
+               "a subclass of cached-dictcopy that adds a derived attribute (the data ranked)", mem_factor=48),
     ObjectSpec("cached-slots", "class", 8, lambda n: CachedModelSlots([float_value(i) for i in range(n)]),
                "the same data and cache in __slots__, pickled the default way", mem_factor=40),
 ]
@@ -312,56 +344,3 @@ def get_object(name: str) -> ObjectSpec:
 def build_object(name: str, size: int) -> Any:
     """Public helper: the object ``name`` for a payload of about ``size`` bytes."""
     return get_object(name).build(size)
-
-
-# --------------------------------------------------------------------------
-# What a run measures: sizes and methods per object
-
-MiB = 1 << 20
-# Default sizes (payload bytes) per object family; --full and --sizes change them.
-DEFAULT_SIZES: Dict[str, Tuple[int, ...]] = {"numpy": (1 * MiB, 32 * MiB), "*": (1 * MiB,)}
-FULL_SIZES: Dict[str, Tuple[int, ...]] = {"numpy": (1 * MiB, 16 * MiB, 64 * MiB, 256 * MiB),
-                                          "*": (1 * MiB, 16 * MiB)}
-# Families whose default run compares every protocol (the objects the protocol claims are about);
-# the others (C++ containers, whose state is one bytes object, and PyTensor/Theano shared variables
-# and functions) get the default and the highest protocol unless --full.
-PROTOCOL_FAMILIES = ("python", "numpy", "class")
-
-
-def default_methods(spec: ObjectSpec, full: bool = False) -> List[str]:
-    """The methods a run measures on ``spec`` unless --methods says otherwise."""
-    from harness.topics.pickle.methods import DEFAULT, HIGHEST, METHODS
-
-    protocols = tuple(range(HIGHEST + 1))
-    every = full or spec.family in PROTOCOL_FAMILIES
-    names = ["dumps-p%d" % p for p in (protocols if every else sorted({DEFAULT, HIGHEST}))]
-    if full:
-        names += ["dump-p%d" % p for p in protocols]
-    else:
-        names += ["dump-p%d" % p for p in sorted({DEFAULT, HIGHEST})]
-    if spec.has_arrays or full:
-        names += [n for n in ("oob-p5", "npzip", "pkl_utils") if n in METHODS]
-    if spec.is_ndarray:
-        names.append("numpy.save")
-    return names
-
-
-def plan_cases(objects: Optional[List[str]] = None, sizes: Optional[List[int]] = None,
-               methods: Optional[List[str]] = None, full: bool = False) -> List[Tuple[str, int, List[str]]]:
-    """The cases of a run: (object, payload size in bytes, methods), in run order."""
-    from harness.topics.pickle.methods import get_method
-
-    cases = []
-    for name in (list(objects) if objects else list(OBJECTS)):
-        spec = get_object(name)
-        if sizes:
-            obj_sizes = list(sizes)
-        else:
-            table = FULL_SIZES if full else DEFAULT_SIZES
-            obj_sizes = list(table.get(spec.family, table["*"]))
-        meths = list(methods) if methods else default_methods(spec, full)
-        for m in meths:
-            get_method(m)
-        for size in obj_sizes:
-            cases.append((name, int(size), meths))
-    return cases

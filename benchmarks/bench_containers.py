@@ -12,7 +12,10 @@ SIZES = [1000, 100_000]
 
 
 class BytesPerElement:
-    """track_ figures: bytes per element on each side and the Python/C++ ratio."""
+    """track_ figures: bytes per element on each side and the Python/C++ ratio. Allocated bytes are
+    what the heap gives up on both sides (pymalloc blocks and glibc chunks, headers included); until
+    commit af510bc cpp_alloc counted malloc_usable_size (8 B less per block), so track_cpp_allocated
+    steps up and track_ratio_allocated down there. A figure that cannot be measured is NaN."""
 
     params = (WORKLOADS, SIZES)
     param_names = ["workload", "n"]

@@ -72,8 +72,9 @@ class Construct:
 class BytesPerElement:
     """C++ bytes per element: heap bytes of the container (exact) plus sizeof
     of the std:: container object. "requested" counts n * sizeof(T) per
-    allocation; "allocated_nominal" counts glibc's exact-fit chunk usable size
-    (deterministic; malloc_usable_size can exceed it by the heap's history)."""
+    allocation; "allocated_nominal" counts glibc's exact-fit chunk, header included
+    (deterministic; the real chunk can exceed it by the heap's history). Until commit
+    af510bc it counted that chunk's usable size: 8 B less per allocation."""
 
     params = (KINDS, [1_000, 100_000], ["requested", "allocated_nominal"])
     param_names = ["container", "n", "bytes"]

@@ -22,7 +22,7 @@ public:
         const auto bs = static_cast<std::size_t>(block_size), cnt = static_cast<std::size_t>(n);
         // every block costs at least a whole malloc chunk (header included: 32 bytes at least,
         // not block_size: BlockSet(1, 2**31) needs ~86 GB, not 19) plus the pointer that tracks it
-        const std::size_t cost = nominal_usable(bs) + sizeof(std::size_t) + sizeof(char*);
+        const std::size_t cost = nominal_chunk(bs) + sizeof(char*);
         check_capacity("BlockSet", cnt, cost, SIZE_MAX);  // (no overflow: n * cost is never computed)
         block_size_ = bs;
         blocks_.reserve(cnt);  // bookkeeping: plain std::allocator, not counted

@@ -20,9 +20,12 @@
 //
 // Every allocation is std::malloc'ed and std::free'd, and is counted in the
 // container's Counters and in the process-wide atomic global counters:
-// requested bytes (n * sizeof(T)), allocated bytes (malloc_usable_size), live
-// allocations, peaks of both byte counts, allocations ever made, and the
-// nominal allocated bytes (see nominal_usable below).
+// requested bytes (n * sizeof(T)), allocated bytes (the glibc chunk of each
+// block, header included: what the heap gives up, the unit mallinfo2 counts on
+// the Python side; see chunk_of_usable below), usable bytes
+// (malloc_usable_size), live allocations, peaks of the requested and allocated
+// counts, allocations ever made, and the nominal allocated bytes (see
+// nominal_chunk below).
 #pragma once
 
 #include <malloc.h>
@@ -43,24 +46,27 @@ namespace mh {
 struct Counters {
     std::size_t requested = 0;
     std::size_t allocated = 0;
+    std::size_t usable = 0;
     std::size_t live = 0;
     std::size_t peak_requested = 0;
     std::size_t peak_allocated = 0;
     std::size_t total = 0;
     std::size_t nominal = 0;
 
-    void on_alloc(std::size_t req, std::size_t usable, std::size_t nom) noexcept {
+    void on_alloc(std::size_t req, std::size_t chunk, std::size_t use, std::size_t nom) noexcept {
         requested += req;
-        allocated += usable;
+        allocated += chunk;
+        usable += use;
         nominal += nom;
         ++live;
         ++total;
         if (requested > peak_requested) peak_requested = requested;
         if (allocated > peak_allocated) peak_allocated = allocated;
     }
-    void on_free(std::size_t req, std::size_t usable, std::size_t nom) noexcept {
+    void on_free(std::size_t req, std::size_t chunk, std::size_t use, std::size_t nom) noexcept {
         requested -= req;
-        allocated -= usable;
+        allocated -= chunk;
+        usable -= use;
         nominal -= nom;
         --live;
     }
@@ -73,6 +79,7 @@ struct Counters {
 struct GlobalCounters {
     std::atomic<std::size_t> requested{0};
     std::atomic<std::size_t> allocated{0};
+    std::atomic<std::size_t> usable{0};
     std::atomic<std::size_t> live{0};
     std::atomic<std::size_t> peak_requested{0};
     std::atomic<std::size_t> peak_allocated{0};
@@ -85,17 +92,19 @@ struct GlobalCounters {
         while (v > cur && !peak.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
         }
     }
-    void on_alloc(std::size_t req, std::size_t usable, std::size_t nom) noexcept {
+    void on_alloc(std::size_t req, std::size_t chunk, std::size_t use, std::size_t nom) noexcept {
         nominal.fetch_add(nom, std::memory_order_relaxed);
+        usable.fetch_add(use, std::memory_order_relaxed);
         raise_to(peak_requested, requested.fetch_add(req, std::memory_order_relaxed) + req);
-        raise_to(peak_allocated, allocated.fetch_add(usable, std::memory_order_relaxed) + usable);
+        raise_to(peak_allocated, allocated.fetch_add(chunk, std::memory_order_relaxed) + chunk);
         live.fetch_add(1, std::memory_order_relaxed);
         total.fetch_add(1, std::memory_order_relaxed);
     }
-    void on_free(std::size_t req, std::size_t usable, std::size_t nom) noexcept {
+    void on_free(std::size_t req, std::size_t chunk, std::size_t use, std::size_t nom) noexcept {
         nominal.fetch_sub(nom, std::memory_order_relaxed);
+        usable.fetch_sub(use, std::memory_order_relaxed);
         requested.fetch_sub(req, std::memory_order_relaxed);
-        allocated.fetch_sub(usable, std::memory_order_relaxed);
+        allocated.fetch_sub(chunk, std::memory_order_relaxed);
         live.fetch_sub(1, std::memory_order_relaxed);
     }
     void reset_peak() noexcept {
@@ -111,36 +120,49 @@ inline GlobalCounters& global_counters() noexcept {
     return g;
 }
 
-// "Nominal" allocated bytes: the usable size of an exactly fitting glibc
-// chunk, max(32, align16(bytes + 8)) - 8 (so 1-24 -> 24, 25-40 -> 40, 41-56
-// -> 56...), a pure function of the request. malloc_usable_size ("allocated")
-// depends on the heap's history: glibc hands out a free chunk whole when
-// splitting it would leave less than 32 bytes (16 bytes more than nominal),
-// and serves blocks above its dynamic mmap threshold (128 KiB at first, raised
-// when such a block is freed) with whole pages. Nominal is what the same
-// program would get from a fresh heap for blocks below that threshold.
-constexpr std::size_t nominal_usable(std::size_t bytes) noexcept {
-    const std::size_t chunk = (bytes + sizeof(std::size_t) + 15) & ~static_cast<std::size_t>(15);
-    return (chunk < 32 ? 32 : chunk) - sizeof(std::size_t);
+// glibc's chunks (64-bit: an 8-byte size header, chunks aligned to 16 bytes, 32 at least). A
+// block served from the heap sits in a chunk of S bytes (a multiple of 16) and has
+// malloc_usable_size S - 8; a block served by mmap (above glibc's dynamic mmap threshold) is a
+// mapping of S bytes (whole pages) with usable size S - 16. So the usable size alone tells which,
+// and gives the chunk: what the heap gives up for the block, the unit of mallinfo2's uordblks
+// (heap chunks in use) and hblkhd (mmapped chunks), which the Python side of every ratio counts.
+constexpr std::size_t chunk_of_usable(std::size_t usable) noexcept {
+    constexpr std::size_t size_sz = sizeof(std::size_t), align = 2 * sizeof(std::size_t);
+    return (usable + size_sz) % align == 0 ? usable + size_sz : usable + 2 * size_sz;
 }
+
+// "Nominal" allocated bytes: the exactly fitting glibc chunk, max(32, align16(bytes + 8))
+// (so 1-24 -> 32, 25-40 -> 48, 41-56 -> 64...), a pure function of the request. The real chunk
+// ("allocated") depends on the heap's history: glibc hands out a free chunk whole when splitting
+// it would leave less than 32 bytes (16 bytes more than nominal), and serves blocks above its
+// dynamic mmap threshold (128 KiB at first, raised when such a block is freed) with whole pages.
+// Nominal is what the same program would get from a fresh heap for blocks below that threshold.
+constexpr std::size_t nominal_chunk(std::size_t bytes) noexcept {
+    const std::size_t chunk = (bytes + sizeof(std::size_t) + 15) & ~static_cast<std::size_t>(15);
+    return chunk < 32 ? 32 : chunk;
+}
+// The usable size of that exactly fitting chunk (8 bytes less).
+constexpr std::size_t nominal_usable(std::size_t bytes) noexcept { return nominal_chunk(bytes) - sizeof(std::size_t); }
 
 // Raw counted malloc/free. `c` may be null: then only the global counters see it.
 inline void* counted_malloc(std::size_t bytes, Counters* c) {
     void* p = std::malloc(bytes == 0 ? 1 : bytes);
     if (p == nullptr) throw std::bad_alloc();
     const std::size_t usable = malloc_usable_size(p);
-    const std::size_t nom = nominal_usable(bytes == 0 ? 1 : bytes);
-    if (c != nullptr) c->on_alloc(bytes, usable, nom);
-    global_counters().on_alloc(bytes, usable, nom);
+    const std::size_t chunk = chunk_of_usable(usable);
+    const std::size_t nom = nominal_chunk(bytes == 0 ? 1 : bytes);
+    if (c != nullptr) c->on_alloc(bytes, chunk, usable, nom);
+    global_counters().on_alloc(bytes, chunk, usable, nom);
     return p;
 }
 
 inline void counted_free(void* p, std::size_t bytes, Counters* c) noexcept {
     if (p == nullptr) return;
     const std::size_t usable = malloc_usable_size(p);
-    const std::size_t nom = nominal_usable(bytes == 0 ? 1 : bytes);
-    if (c != nullptr) c->on_free(bytes, usable, nom);
-    global_counters().on_free(bytes, usable, nom);
+    const std::size_t chunk = chunk_of_usable(usable);
+    const std::size_t nom = nominal_chunk(bytes == 0 ? 1 : bytes);
+    if (c != nullptr) c->on_free(bytes, chunk, usable, nom);
+    global_counters().on_free(bytes, chunk, usable, nom);
     std::free(p);
 }
 

@@ -12,11 +12,12 @@ namespace mh {
 namespace py = pybind11;
 
 
-inline py::dict counters_dict(std::size_t requested, std::size_t allocated, std::size_t live,
+inline py::dict counters_dict(std::size_t requested, std::size_t allocated, std::size_t usable, std::size_t live,
                               std::size_t peak_requested, std::size_t peak_allocated, std::size_t total) {
     py::dict d;
     d["requested"] = requested;
     d["allocated"] = allocated;
+    d["usable"] = usable;
     d["live_allocations"] = live;
     d["peak_requested"] = peak_requested;
     d["peak_allocated"] = peak_allocated;
@@ -25,7 +26,7 @@ inline py::dict counters_dict(std::size_t requested, std::size_t allocated, std:
 }
 
 inline py::dict footprint_dict(const Counters& c, std::size_t sizeof_, std::size_t n) {
-    py::dict d = counters_dict(c.requested, c.allocated, c.live, c.peak_requested, c.peak_allocated, c.total);
+    py::dict d = counters_dict(c.requested, c.allocated, c.usable, c.live, c.peak_requested, c.peak_allocated, c.total);
     d["allocated_nominal"] = c.nominal;
     d["sizeof"] = sizeof_;
     d["n"] = n;

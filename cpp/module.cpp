@@ -24,7 +24,7 @@ namespace {
 
 py::dict global_counters_dict() {
     const GlobalCounters& g = global_counters();
-    py::dict d = counters_dict(g.requested.load(), g.allocated.load(), g.live.load(), g.peak_requested.load(),
+    py::dict d = counters_dict(g.requested.load(), g.allocated.load(), g.usable.load(), g.live.load(), g.peak_requested.load(),
                                g.peak_allocated.load(), g.total.load());
     d["allocated_nominal"] = g.nominal.load();
     d["unscoped_allocations"] = g.unscoped.load();
@@ -164,11 +164,15 @@ Each container (IntVector, FloatVector, StrVector, RecordVector, FloatMatrix,
 IntIntHashMap, IntIntTreeMap, StrIntHashMap, IntHashSet) owns its counters;
 footprint() returns:
   requested          sum of n * sizeof(T) over live allocations (exact)
-  allocated          sum of malloc_usable_size over live allocations; depends
-                     on the heap's history (glibc may hand out a free chunk up
-                     to 16 bytes bigger; whole pages above its mmap threshold)
-  allocated_nominal  sum of max(32, align16(request + 8)) - 8: glibc's exact-fit
-                     size, a pure function of the requests (deterministic)
+  allocated          sum of the glibc chunks of the live allocations, header
+                     included (what the heap gives up: the unit mallinfo2
+                     counts); depends on the heap's history (glibc may hand
+                     out a free chunk up to 16 bytes bigger; whole pages above
+                     its mmap threshold)
+  usable             sum of malloc_usable_size over live allocations (8 bytes
+                     less than the chunk per heap block, 16 per mmapped one)
+  allocated_nominal  sum of max(32, align16(request + 8)): glibc's exact-fit
+                     chunk, a pure function of the requests (deterministic)
   live_allocations, peak_requested, peak_allocated, total_allocations (ever)
   sizeof             sizeof the equivalent std:: container object (with
                      std::allocator; the counted one holds 8 more bytes: the
@@ -198,7 +202,7 @@ call (to_python under ulimit -v) raises MemoryError.)doc";
     mh::bind_block_set(m);
     m.def("global_counters", &mh::global_counters_dict,
           "Counters summed over every counting allocator in the process (atomic): requested, allocated, "
-          "live_allocations, peak_requested, peak_allocated, total_allocations, allocated_nominal, and "
+          "usable, live_allocations, peak_requested, peak_allocated, total_allocations, allocated_nominal, and "
           "unscoped_allocations "
           "(allocations or frees of container elements made outside any container's scope: 0 unless there is a bug).");
     m.def("reset_global_peak", []() { mh::global_counters().reset_peak(); },
@@ -209,6 +213,22 @@ call (to_python under ulimit -v) raises MemoryError.)doc";
         "depends on the heap's state (a whole free chunk up to 16 bytes bigger; whole pages above glibc's "
         "dynamic mmap threshold).");
     m.def(
+        "chunk_size",
+        [](py::object n) { return mh::chunk_of_usable(mh::usable_size(mh::to_int64(n.ptr(), "n"))); },
+        py::arg("n"),
+        "The glibc chunk of a fresh malloc(n) block, header included: what 'allocated' counts for a request "
+        "of n bytes (usable_size + 8 for a heap chunk, the whole mapping above the mmap threshold).");
+    m.def(
+        "nominal_chunk_size",
+        [](py::object n) {
+            const int64_t k = mh::to_int64(n.ptr(), "n");
+            if (k < 0) mh::raise(PyExc_ValueError, "nominal_chunk_size: n must be >= 0");
+            return mh::nominal_chunk(k == 0 ? 1 : static_cast<std::size_t>(k));
+        },
+        py::arg("n"),
+        "What 'allocated_nominal' counts for a request of n bytes: max(32, align16(n + 8)), glibc's exact-fit "
+        "chunk, a pure function of n (nothing is allocated).");
+    m.def(
         "nominal_usable_size",
         [](py::object n) {
             const int64_t k = mh::to_int64(n.ptr(), "n");
@@ -216,8 +236,8 @@ call (to_python under ulimit -v) raises MemoryError.)doc";
             return mh::nominal_usable(k == 0 ? 1 : static_cast<std::size_t>(k));
         },
         py::arg("n"),
-        "What 'allocated_nominal' counts for a request of n bytes: max(32, align16(n + 8)) - 8, glibc's "
-        "exact-fit usable size, a pure function of n (nothing is allocated).");
+        "max(32, align16(n + 8)) - 8: the usable size of glibc's exact-fit chunk for n bytes, a pure "
+        "function of n (nothing is allocated).");
     m.def("physical_memory", &mh::physical_memory, "Bytes of physical memory (the cap for reserve and BlockSet).");
     m.def("build_info", &mh::build_info, "Compiler, C++ standard, sanitizer, NDEBUG, libstdc++/glibc/pybind11 versions.");
     m.def("sizeof_info", &mh::sizeof_info,

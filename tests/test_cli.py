@@ -2,9 +2,11 @@
 import json
 import os
 
+import pandas as pd
 import pytest
 
 from harness import cli
+from harness.topics.containers import claims
 
 COMMANDS = sorted(set(cli.TOPICS) | set(cli.COMMANDS))
 
@@ -72,17 +74,34 @@ def test_sizes_that_do_not_fit_are_refused_before_building(cli):
 
 
 def test_containers_json_output_to_file(cli, tmp_path):
+    from harness import _containers
+
     out = tmp_path / "c.json"
     r = cli("containers", "--sizes", "1000", "--workloads", "list_float,dict_int_int",
             "--format", "json", "--output", str(out), "--quiet")
     assert r.returncode == 0, r.stderr
     data = json.loads(out.read_text())
-    rows = data["tables"]["bytes per element"]
-    assert {r["workload"] for r in rows} == {"list_float", "dict_int_int"}
-    for row in rows:
-        assert row["py_alloc"] > 0 and row["cpp_alloc"] > 0
+    rows = {r["workload"]: r for r in data["tables"]["bytes per element"]}
+    assert set(rows) == {"list_float", "dict_int_int"}
+    for row in rows.values():
         assert abs(row["ratio_alloc"] - row["py_alloc"] / row["cpp_alloc"]) < 1e-9
-    assert data["verdicts"][0]["verdict"] in ("confirmed", "refuted", "partly")
+        assert row["verdict"] == claims.band(row["ratio_alloc"])
+    # the figures, against what they must be independently of the harness's arithmetic
+    fl, d = rows["list_float"], rows["dict_int_int"]
+    # 24-byte floats in 32-byte pymalloc blocks, plus the list's 8-byte pointers (a glibc chunk)
+    assert 40 <= fl["py_alloc"] < 41.5 and 32 < fl["py_req"] < 33.5
+    # C++: one block of 8000 bytes in its glibc chunk (the exact fit, or 16 bytes more), plus the vector
+    fits = _containers.nominal_chunk_size(8000) + _containers.sizeof_info()["std::vector<int64_t>"]
+    assert fits <= round(fl["cpp_alloc"] * 1000) <= fits + 16
+    # chunks, not usable sizes: 8 bytes of header per block (1 block; 1000 nodes and the bucket array)
+    assert round((fl["cpp_alloc"] - fl["cpp_usable"]) * 1000) == 8
+    assert round((d["cpp_alloc"] - d["cpp_usable"]) * 1000) == 8 * 1001
+    # the verdict is the claim's rule on these very rows
+    table = pd.DataFrame([dict(r, reference=False) for r in rows.values()])
+    expected = claims.RATIO.judge({"elements": table})
+    got = data["verdicts"][0]
+    assert (got["claim_id"], got["verdict"], got["evidence"]) == ("containers.ratio", expected.verdict,
+                                                                   expected.evidence)
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
 

@@ -184,3 +184,50 @@ def test_allocated_bytes_are_the_same_in_every_fresh_process():
 def test_a_missing_interpreter_is_a_clear_error():
     with pytest.raises(ChildError, match="cannot start /nonexistent/python: not an executable file"):
         children.run_child("harness.core.memory:allocated_now", python="/nonexistent/python")
+
+
+# --------------------------------------------------------------------------
+# allocated bytes that cannot be measured say so (never 0)
+
+
+def test_allocated_without_mallinfo2_is_not_measured_with_the_reason(monkeypatch):
+    monkeypatch.setattr(memory, "malloc_info", lambda: None)  # another C library
+    fig = memory.measure_retained(lambda: [float(i) for i in range(1000)], rss=False)
+    assert fig["allocated"] is None and fig["allocated_malloc"] is None
+    assert fig["allocated_note"].startswith("not measured: glibc's mallinfo2() is not available")
+    assert fig["requested"] > 0  # tracemalloc's figure does not depend on glibc
+
+
+def test_allocated_totals_by_allocator():
+    from harness.core import mallocstats
+
+    assert memory.allocated_total(100, 50, mallocstats.PYMALLOC) == (150, "")
+    assert memory.allocated_total(None, 50, mallocstats.MALLOC) == (50, "")  # every object is a glibc chunk
+    for allocator in (mallocstats.MIMALLOC, mallocstats.UNKNOWN):
+        total, why = memory.allocated_total(None, 0, allocator)
+        assert total is None and why.startswith("not measured: ")
+    assert "mimalloc" in memory.allocated_total(None, 0, mallocstats.MIMALLOC)[1]
+    assert memory.allocated_total(100, None, mallocstats.PYMALLOC)[0] is None
+
+
+def test_allocated_under_pythonmalloc_malloc_is_glibcs_chunks():
+    from harness.core import footprint
+
+    env = dict(footprint.measure_env(), PYTHONMALLOC="malloc")
+    got = children.run_child("harness.footprint.measure:statement", {"stmt": "[float(i) for i in range(10000)]"},
+                             env=env)
+    assert got["allocated_pymalloc"] is None and got["allocated_note"] == ""
+    # a float is 24 bytes: a 32-byte glibc chunk, plus 8 bytes of the list's pointer array
+    assert got["allocated"] == got["allocated_malloc"] and 40 * 10000 <= got["allocated"] < 41 * 10000
+
+
+def test_allocated_under_mimalloc_is_not_measured_never_0():
+    python = find_python("3.13")
+    if python is None:
+        pytest.skip("CPython 3.13 (which has PYTHONMALLOC=mimalloc) is not installed")
+    env = {"PYTHONMALLOC": "mimalloc"}
+    got = children.run_child("harness.footprint.measure:statement", {"stmt": "[float(i) for i in range(10000)]"},
+                             python=python, env=env)
+    assert got["python"].startswith("3.13")
+    assert got["allocated"] is None and "mimalloc" in got["allocated_note"], got
+    assert got["requested"] > 10000 * 24  # requested bytes are still measured

@@ -18,7 +18,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st
 
 FOOTPRINT_KEYS = {
-    "requested", "allocated", "allocated_nominal", "live_allocations", "peak_requested",
+    "requested", "allocated", "usable", "allocated_nominal", "live_allocations", "peak_requested",
     "peak_allocated", "total_allocations", "sizeof", "n",
 }
 GLOBAL_KEYS = FOOTPRINT_KEYS - {"sizeof", "n"} | {"unscoped_allocations"}
@@ -35,7 +35,8 @@ GLIBC_MALLOC = not c.build_info()["sanitizer"] and c.build_info()["glibc"] is no
 
 
 def nominal(nbytes):
-    return c.nominal_usable_size(nbytes)
+    """glibc's exact-fit chunk for a request of nbytes: what allocated_nominal counts."""
+    return c.nominal_chunk_size(nbytes)
 
 
 def heap_bytes(s):
@@ -56,6 +57,8 @@ def check_invariants(fp):
     if GLIBC_MALLOC:
         # glibc may hand out a free chunk whole when the rest would be < 32 bytes
         assert fp["allocated_nominal"] <= fp["allocated"] <= fp["allocated_nominal"] + 16 * fp["live_allocations"]
+        # a chunk is its usable size plus the 8-byte header (16 for a mapping of its own)
+        assert 8 * fp["live_allocations"] <= fp["allocated"] - fp["usable"] <= 16 * fp["live_allocations"]
     assert fp["peak_requested"] >= fp["requested"]
     assert fp["peak_allocated"] >= fp["allocated"]
     assert fp["total_allocations"] >= fp["live_allocations"]
@@ -87,18 +90,25 @@ def test_build_and_sizeof_info():
 
 
 def test_usable_size_classes():
-    # FACTS.md: malloc_usable_size classes 1-24 -> 24, 25-40 -> 40, 41-56 -> 56
-    for n in range(1, 25):
-        assert nominal(n) == 24
-    for n in range(25, 41):
-        assert nominal(n) == 40
-    for n in range(41, 57):
-        assert nominal(n) == 56
+    # FACTS.md: malloc_usable_size classes 1-24 -> 24, 25-40 -> 40, 41-56 -> 56, in chunks of 32, 48, 64
+    for lo, hi, usable in ((1, 24, 24), (25, 40, 40), (41, 56, 56)):
+        for n in range(lo, hi + 1):
+            assert c.nominal_usable_size(n) == usable and nominal(n) == usable + 8
     for n in (1, 24, 25, 40, 41, 56, 100, 1000):
         if GLIBC_MALLOC:
-            assert nominal(n) <= c.usable_size(n) <= nominal(n) + 16
+            assert c.nominal_usable_size(n) <= c.usable_size(n) <= c.nominal_usable_size(n) + 16
+            assert nominal(n) <= c.chunk_size(n) <= nominal(n) + 16 and c.chunk_size(n) % 16 == 0
         else:
             assert c.usable_size(n) >= n
+
+
+@pytest.mark.skipif(not GLIBC_MALLOC, reason="glibc's chunks only")
+def test_a_block_above_the_mmap_threshold_is_its_whole_mapping():
+    import mmap
+
+    n = 64 * 2**20  # above glibc's dynamic mmap threshold (32 MiB at most): always mapped
+    chunk = c.chunk_size(n)
+    assert chunk % mmap.PAGESIZE == 0 and n + 8 <= chunk < n + 8 + mmap.PAGESIZE
 
 
 def test_global_counter_keys():
@@ -132,9 +142,10 @@ def test_vector_reserve_3_is_24_bytes():
     v = c.IntVector()
     v.reserve(3)
     fp = v.footprint()
-    assert (fp["requested"], fp["allocated_nominal"]) == (24, 24)
+    assert (fp["requested"], fp["allocated_nominal"]) == (24, 32)
     if GLIBC_MALLOC:
-        assert fp["allocated"] in (24, 40)  # 40 only if glibc reuses a 48-byte free chunk whole
+        assert fp["allocated"] in (32, 48)  # 48 only if glibc reuses a 48-byte free chunk whole
+        assert fp["usable"] == fp["allocated"] - 8
 
 
 def test_vector_from_list_is_exact_and_growth_is_counted():

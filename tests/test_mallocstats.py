@@ -151,12 +151,14 @@ def test_parse_takes_text_only():
 
 def test_measure_reads_allocated_blocks_through_the_parser(monkeypatch):
     monkeypatch.setattr(memory, "capture_debugmallocstats", lambda: read("3.11.7-pymalloc-start.txt"))
-    assert memory.pymalloc_allocated_blocks() == parse(read("3.11.7-pymalloc-start.txt")).bytes_in_allocated_blocks
-    for name in ("3.13.0-malloc.txt", "3.13.0-mimalloc.txt"):
+    assert memory.pymalloc_reading() == (mallocstats.PYMALLOC,
+                                         parse(read("3.11.7-pymalloc-start.txt")).bytes_in_allocated_blocks)
+    for name, allocator in (("3.13.0-malloc.txt", mallocstats.MALLOC), ("3.13.0-mimalloc.txt", mallocstats.MIMALLOC)):
         monkeypatch.setattr(memory, "capture_debugmallocstats", lambda name=name: read(name))
-        assert memory.pymalloc_allocated_blocks() is None
-    monkeypatch.setattr(memory, "capture_debugmallocstats", lambda: "garbage\n")
-    assert memory.pymalloc_allocated_blocks() is None
+        assert memory.pymalloc_reading() == (allocator, None)  # the allocator named: allocated_total decides
+    for text in ("garbage\n", ""):
+        monkeypatch.setattr(memory, "capture_debugmallocstats", lambda text=text: text)
+        assert memory.pymalloc_reading() == (mallocstats.UNKNOWN, None)
 
 
 def test_this_interpreter_parses_strictly():

@@ -228,31 +228,53 @@ def capture_debugmallocstats() -> str:
         return tmp.read().decode("utf-8", "replace")
 
 
-def pymalloc_allocated_blocks() -> Optional[int]:
-    """pymalloc's "bytes in allocated blocks", or None when pymalloc is not in use.
+def pymalloc_reading() -> "tuple[str, Optional[int]]":
+    """(the allocator that serves Python's objects, pymalloc's "bytes in allocated blocks").
 
-    Read with ``harness.core.mallocstats.parse`` (lenient: a report of a format it
-    does not know still yields the figure if the line is there).
+    Both read from ``sys._debugmallocstats()`` by ``harness.core.mallocstats`` (lenient: a report of
+    a format it does not know still yields the figure if the line is there): pymalloc, malloc
+    (``PYTHONMALLOC=malloc``: every object is a glibc chunk), mimalloc, or unknown (no report).
     """
     from harness.core import mallocstats
 
     text = capture_debugmallocstats()
     if not text:
-        return None
+        return mallocstats.UNKNOWN, None
     try:
-        return mallocstats.parse(text, strict=False).bytes_in_allocated_blocks
+        stats = mallocstats.parse(text, strict=False)
     except mallocstats.UnknownFormatError:
-        return None
+        return mallocstats.UNKNOWN, None
+    return stats.allocator, stats.bytes_in_allocated_blocks
 
 
-def allocated_now() -> Dict[str, Optional[int]]:
-    """Both allocator counters at this instant (after a full collection)."""
+def allocated_now() -> Dict[str, Any]:
+    """Both allocator counters at this instant (after a full collection), and which allocator
+    serves Python's objects."""
     gc.collect()
-    return {"pymalloc": pymalloc_allocated_blocks(), "malloc": malloc_in_use()}
+    allocator, blocks = pymalloc_reading()
+    return {"pymalloc": blocks, "malloc": malloc_in_use(), "allocator": allocator}
 
 
 def _delta(after: Optional[int], before: Optional[int]) -> Optional[int]:
     return None if after is None or before is None else after - before
+
+
+def allocated_total(alloc_py: Optional[int], alloc_c: Optional[int], allocator: str) -> "tuple[Optional[int], str]":
+    """(allocated bytes, "" or why not measured) from the growth of pymalloc's blocks and glibc's chunks:
+    both under pymalloc, glibc's alone under the system allocator (every object is a chunk), None
+    under another allocator (mimalloc maps its own memory: neither counter sees it) or without mallinfo2."""
+    from harness.core import mallocstats
+
+    if alloc_c is None:
+        return None, "not measured: glibc's mallinfo2() is not available (another C library), so heap chunks cannot be counted"
+    if allocator == mallocstats.MALLOC:
+        return alloc_c, ""
+    if allocator == mallocstats.PYMALLOC and alloc_py is not None:
+        return alloc_c + alloc_py, ""
+    what = ("an allocator sys._debugmallocstats() does not name" if allocator == mallocstats.UNKNOWN
+            else mallocstats.describe_allocator(allocator))
+    return None, "not measured: Python's objects are allocated by %s, which neither pymalloc's statistics " \
+        "nor glibc's mallinfo2() count" % what
 
 
 # --------------------------------------------------------------------------
@@ -267,8 +289,9 @@ def measure_retained(build: Callable[[], Any], *, rss: bool = True) -> Dict[str,
     (requested bytes and the peak during the build). ``build`` must create the
     objects itself, deterministically, so both builds are the same.
 
-    Returns requested, peak_requested, allocated (None where a counter is
-    missing), allocated_pymalloc, allocated_malloc, rss_growth and peak_rss
+    Returns requested, peak_requested, allocated (None where it cannot be measured, with the
+    reason in allocated_note, "" otherwise: see allocated_total), allocated_pymalloc,
+    allocated_malloc, rss_growth and peak_rss
     (the RSS high-water mark above the start during the untraced build; None
     where it cannot be reset) in bytes, and build_seconds (the untraced build).
     For RSS growth to mean anything, call this in a fresh child process.
@@ -300,14 +323,12 @@ def measure_retained(build: Callable[[], Any], *, rss: bool = True) -> Dict[str,
 
     alloc_py = _delta(_delta(r3["pymalloc"], r2["pymalloc"]), _delta(r2["pymalloc"], r1["pymalloc"]))
     alloc_c = _delta(_delta(r3["malloc"], r2["malloc"]), _delta(r2["malloc"], r1["malloc"]))
-    if alloc_c is None:
-        allocated = None
-    else:
-        allocated = alloc_c + (alloc_py or 0)
+    allocated, why = allocated_total(alloc_py, alloc_c, r3["allocator"])
     return {
         "requested": requested,
         "peak_requested": peak_requested,
         "allocated": allocated,
+        "allocated_note": why,
         "allocated_pymalloc": alloc_py,
         "allocated_malloc": alloc_c,
         "rss_growth": (rss1 - rss0) if rss else None,

@@ -84,6 +84,7 @@ def measure_statement(stmt: str, setup: str, interpreter: Interpreter,
         return row
     for k in FIGURES:
         row[k] = got.get(k)
+    row["note"] = got.get("allocated_note") or None  # why allocated is not measured (NaN)
     row["printed"] = got.get("printed", 0)
     return row
 
@@ -172,6 +173,8 @@ def display(df: "pd.DataFrame") -> "pd.DataFrame":
     })
     if df["error"].notna().any():
         out["error"] = df["error"].fillna("")
+    if "note" in df.columns and df["note"].notna().any():
+        out["note"] = df["note"].fillna("")
     if df["python"].nunique() == 1:
         out = out.drop(columns="python")
     return out

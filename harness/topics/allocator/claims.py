@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from harness.claims import Claim, Judgement
 from harness.core.units import format_bytes
+from harness.core.verdict import tally
 from harness.topic import kind
 from harness.topics.allocator.workloads import FOLKLORE_ARENA, FOLKLORE_POOL, MiB
 
@@ -54,6 +55,8 @@ def workload_figures(by_step: Dict[str, Row]) -> Row:
     for s, name in SHORT.items():
         row["rss_" + name] = by_step[s]["rss_delta"] / MiB if s in by_step else None
     row["ratio"] = by_step["freed"]["ratio"] if "freed" in by_step else None
+    # memory held above the start per live byte right after the allocation (1.0: no overhead)
+    row["held_per_live"] = by_step["allocated"].get("ratio") if "allocated" in by_step else None
     return row
 
 
@@ -141,26 +144,79 @@ def _reuse(view: View, python: str) -> Optional[Judgement]:
             % (half["arenas_start"], half["arenas_alloc"], half["arenas_freed"], half["arenas_same"], grew))
 
 
+PINNED = 0.9  # of the workload's arenas still held after the free: pinned
+GIVEN_BACK = 0.1  # of the workload's arenas (at least one) still held after free all: given back
+INEFFICIENT = 1.25  # memory held per live byte above which allocation is inefficient (25% overhead)
+
+
+def _arenas(fig: Row) -> str:
+    return "%d -> %d -> %d" % (fig["arenas_start"], fig["arenas_alloc"], fig["arenas_freed"])
+
+
+def _free_all_half(alla: Row) -> Tuple[bool, str]:
+    """(the claim holds: free all kept the arenas, the figures in words)."""
+    used = max(alla["arenas_alloc"] - alla["arenas_start"], 1)
+    given_back = alla["arenas_freed"] - alla["arenas_start"] <= max(1, GIVEN_BACK * used)
+    return not given_back, "free all: arenas %s, %s (RSS %+.1f MiB after the free)" % (
+        _arenas(alla), "given back" if given_back else "not given back", alla["rss_freed"] - alla["rss_alloc"])
+
+
+def _pinned_half(keep: Row) -> Tuple[bool, str]:
+    """(the claim holds: one live block in 1000 kept the arenas, the figures in words)."""
+    used = max(keep["arenas_alloc"] - keep["arenas_start"], 1)
+    pinned = keep["arenas_freed"] - keep["arenas_start"] >= PINNED * used
+    return pinned, "keep 1 in 1000: arenas %s, %s (RSS %+.1f MiB, retained/live %.0fx)" % (
+        _arenas(keep), "pinned" if pinned else "given back", keep["rss_freed"] - keep["rss_alloc"],
+        keep["ratio"] if keep["ratio"] is not None else float("nan"))
+
+
 def _kept(view: View, python: str) -> Optional[Judgement]:
+    """Both halves of "not given back": after free all (the claim fails where arenas go back) and
+    with one live block in 1000 (it holds where they stay pinned); confirmed when both hold,
+    partly when one does, refuted when neither."""
     alla = view.pick(python, "pymalloc", "free_all")
     keep = view.pick(python, "pymalloc", "keep_1_in_1000")
-    if not (alla and keep and alla["arenas_alloc"] is not None):
+    halves = [h(f) for h, f in ((_free_all_half, alla), (_pinned_half, keep)) if f and f["arenas_alloc"] is not None]
+    if not halves:
         return None
-    used = max(alla["arenas_alloc"] - alla["arenas_start"], 1)
-    given_back = alla["arenas_freed"] - alla["arenas_start"] <= max(1, 0.1 * used)
-    pinned = keep["arenas_freed"] >= 0.9 * keep["arenas_alloc"]
-    verdict = {(True, True): "partly", (False, True): "confirmed", (True, False): "refuted"}.get(
-        (given_back, pinned), "inconclusive")
-    evidence = ("free all: arenas %d -> %d -> %d (RSS %+.1f MiB after free); keep 1 in 1000: %d -> %d -> %d "
-                "(RSS %+.1f MiB, retained/live %.0fx)"
-                % (alla["arenas_start"], alla["arenas_alloc"], alla["arenas_freed"],
-                   alla["rss_freed"] - alla["rss_alloc"], keep["arenas_start"], keep["arenas_alloc"],
-                   keep["arenas_freed"], keep["rss_freed"] - keep["rss_alloc"], keep["ratio"] or float("nan")))
+    evidence = "; ".join(text for _, text in halves)
     mkeep = view.pick(python, "malloc", "keep_1_in_1000")
     if mkeep:
         evidence += ("; PYTHONMALLOC=malloc, keep 1 in 1000: RSS %.1f MiB above start after the free, %.1f after "
                      "malloc_trim(0)" % (mkeep["rss_freed"], mkeep["rss_trim"]))
-    return verdict, evidence
+    return tally(sum(holds for holds, _ in halves), len(halves)), evidence
+
+
+def _inefficient(view: View, python: str) -> Optional[Judgement]:
+    """"Allocation is inefficient and freed memory is not given back": the memory pymalloc holds per
+    live byte once the objects exist (inefficient above INEFFICIENT), and free all (not given back
+    where the arenas stay); confirmed when both hold, partly when one does, refuted when neither."""
+    alla = view.pick(python, "pymalloc", "free_all")
+    if not alla or alla["arenas_alloc"] is None or alla["held_per_live"] is None:
+        return None
+    ratio = alla["held_per_live"]
+    inefficient = ratio > INEFFICIENT
+    kept, freed = _free_all_half(alla)
+    return (tally(int(inefficient) + int(kept), 2),
+            "allocation: %.2f B held in arenas per live byte requested (%s; inefficient above %.2f); %s"
+            % (ratio, "inefficient" if inefficient else "efficient", INEFFICIENT, freed),
+            "%.2f B/B, %s" % (ratio, "kept" if kept else "given back"))
+
+
+def _classes(view: View, python: str) -> Optional[Judgement]:
+    """"Objects go to pools by size class": the probe's objects of ``request`` bytes all land in the
+    class of that size rounded up to the class step (the block the geometry row names)."""
+    geo = view.geometry.get(python) or {}
+    if geo.get("n") is None or not geo.get("class_step"):
+        return _no_stats(geo)
+    step, request, block, added, nobj = geo["class_step"], geo.get("request"), geo.get("block"), geo.get(
+        "class_blocks_added"), geo["n"]
+    expected = -(-int(request or 0) // step) * step
+    landed = added is not None and added >= 0.99 * nobj
+    ok = block == expected and landed
+    return ("confirmed" if ok else "refuted",
+            "%d objects of %d B: the %s B class (the request rounded up to the %d B step: %d B) gained %s blocks"
+            % (nobj, request or 0, block, step, expected, added))
 
 
 def _buildup(view: View, python: str) -> Optional[Judgement]:
@@ -239,6 +295,9 @@ CLAIMS = [
                                                    "geometry.probe_pool"), _arena),
     _claim("pool", "arenas are divided into 4 KB pools", GEOMETRY + ("geometry.pool_header", "geometry.probe_pool"),
            _pool),
+    _claim("classes", "objects go to pools by size class", ("geometry.n", "geometry.request", "geometry.block",
+                                                            "geometry.class_step", "geometry.class_blocks_added"),
+           _classes),
     _claim("blocks", "pools hold fixed-size blocks", ("geometry.arena_size", "geometry.n", "geometry.request",
                                                       "geometry.block", "geometry.class_blocks_added",
                                                       "geometry.probe_stride", "geometry.class_step",
@@ -246,6 +305,8 @@ CLAIMS = [
     _claim("reuse", "memory of freed blocks is reused", ("steps.arenas",), _reuse),
     _claim("kept", "memory in pools and arenas is not given back", ("steps.arenas", "steps.rss_delta",
                                                                      "steps.ratio"), _kept),
+    _claim("inefficient", "allocation is inefficient and freed memory is not given back",
+           ("steps.arenas", "steps.ratio", "steps.rss_delta"), _inefficient),
     _claim("buildup", "retained memory builds up when different pools are needed", ("steps.arenas",), _buildup),
     _claim("glibc", "under PYTHONMALLOC=malloc, glibc keeps freed memory until malloc_trim(0)",
            ("steps.rss_delta",), _glibc),

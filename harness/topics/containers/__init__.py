@@ -28,12 +28,15 @@ For each workload and size, the Python structure and the equivalent C++
 container are built from the same data, each in a fresh child process:
   payload       the information itself (8 B per int64/float64, UTF-8 length of strings)
   py_req        Python bytes requested (tracemalloc), per element
-  py_alloc      Python bytes allocated (pymalloc blocks + malloc chunks), per element
+  py_alloc      Python bytes allocated (pymalloc blocks + glibc chunks, headers included), per element
   py_rss        RSS growth of the child, per element
   cpp_req       C++ bytes requested (counting allocator + sizeof), per element
-  cpp_alloc     C++ bytes allocated (malloc_usable_size + sizeof), per element
+  cpp_alloc     C++ bytes allocated (glibc chunks, headers included, + sizeof), per element:
+                the same unit as py_alloc
+  cpp_usable    C++ usable bytes (malloc_usable_size + sizeof: 8 B less per chunk), per element
   ratio_req, ratio_alloc   Python / C++
   verdict       ratio_alloc against the folklore's 3-6x
+  alloc_note    why an allocated figure is not measured (NaN), shown only when one is not
 """
 NOTES = ["reference workloads (array_q, numpy_int64) are shown for comparison and left out of the verdict",
          "per-element figures; payload = the information itself; ratios = Python / C++"]

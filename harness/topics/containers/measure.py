@@ -39,7 +39,7 @@ def cpp_side(workload: str, n: int) -> Dict[str, Any]:
     """C++ side, in this (fresh) process: exact counters and RSS growth."""
     w = get_workload(workload)
     _guard(w, n)
-    from harness import _containers  # noqa: F401  (loaded before the RSS baseline)
+    from harness import _containers  # loaded before the RSS baseline
 
     source = w.build_cpp_source(n)
     gc.collect()
@@ -49,14 +49,32 @@ def cpp_side(workload: str, n: int) -> Dict[str, Any]:
     fp = container.footprint()
     if len(container) != (n if w.cpp_class != "FloatMatrix" else len(source)):
         raise HarnessError("%s: C++ container holds %d items, expected %d" % (w.name, len(container), n))
+    why = chunks_unknown(_containers.build_info())
     return {
         "requested": fp["requested"] + fp["sizeof"],
-        "allocated": fp["allocated"] + fp["sizeof"],
+        # glibc chunks, headers included: the unit of the Python side's mallinfo2 figure
+        "allocated": None if why else fp["allocated"] + fp["sizeof"],
+        "allocated_note": why,
+        "usable": fp["usable"] + fp["sizeof"],  # malloc_usable_size: 8 B less per heap chunk
         "live_allocations": fp["live_allocations"],
         "sizeof": fp["sizeof"],
         "rss_growth": rss1 - rss0,
         "n": elements(w, n),
     }
+
+
+def chunks_unknown(info: Dict[str, Any]) -> str:
+    """Why the extension's chunk bytes are not glibc's chunks ("" where they are): the chunk of a
+    block is derived from malloc_usable_size as glibc lays chunks out (see counting_allocator.hpp)."""
+    if info.get("sanitizer"):
+        return "not measured: built with AddressSanitizer, whose allocator has no glibc chunks"
+    if not info.get("glibc"):
+        return "not measured: not built against glibc, whose chunk layout the counting allocator reads"
+    return ""
+
+
+def _per(value: Any, m: int) -> float:
+    return value / m if value is not None else float("nan")
 
 
 def compare(workload: str, n: int) -> Dict[str, Any]:
@@ -74,12 +92,16 @@ def compare(workload: str, n: int) -> Dict[str, Any]:
         "size": n,  # the size asked for
         "payload": w.payload(n) / m,
         "py_req": py["requested"] / m,
-        "py_alloc": py["allocated"] / m if py["allocated"] is not None else float("nan"),
+        "py_alloc": _per(py["allocated"], m),
         "py_rss": py["rss_growth"] / m,
         "cpp_req": cpp["requested"] / m,
-        "cpp_alloc": cpp["allocated"] / m,
+        "cpp_alloc": _per(cpp["allocated"], m),
+        "cpp_usable": cpp["usable"] / m,
         "cpp_rss": cpp["rss_growth"] / m,
         "reference": w.reference,
+        # why an allocated figure is NaN ("" where both were measured)
+        "alloc_note": "; ".join("%s: %s" % (side, note) for side, note in (("Python", py.get("allocated_note")),
+                                                                        ("C++", cpp.get("allocated_note"))) if note),
     }
     row["ratio_req"] = row["py_req"] / row["cpp_req"]
     row["ratio_alloc"] = row["py_alloc"] / row["cpp_alloc"]

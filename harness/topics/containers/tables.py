@@ -18,7 +18,9 @@ def bytes_per_element(rows: "Rows") -> "pd.DataFrame":
     df = kind(rows, "elements")
     if df.empty:
         return df
-    table = df.drop(columns=["reference", "size"])
+    table = df.drop(columns=[c for c in ("reference", "size") if c in df.columns])
+    if "alloc_note" in table.columns and not table["alloc_note"].fillna("").astype(bool).any():
+        table = table.drop(columns=["alloc_note"])  # every allocated figure was measured
     table["verdict"] = table["ratio_alloc"].map(band)
     return table
 

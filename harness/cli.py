@@ -28,6 +28,8 @@ COMMANDS = {
     "merge-results": "harness.merge",
     "claims": "harness.claims_cmd",
     "footprint": "harness.footprint",
+    "compare": "harness.compare",
+    "export-pyperf": "harness.pyperf_export",
 }
 
 

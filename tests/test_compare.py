@@ -195,3 +195,36 @@ def test_a_bad_threshold_is_refused(tmp_path, capsys):
     for bad in ("0", "-5", "nan", "inf"):
         rc, _, err = run(capsys, tmp_path / "a", tmp_path / "a", "--time-threshold", bad)
         assert rc == 2 and "--time-threshold" in err
+
+
+# ---------------------------------------------------------------------------------------------- pyperf
+
+
+def test_time_figures_export_as_pyperf_json_that_compare_to_reads(tmp_path, capsys):
+    pyperf = pytest.importorskip("pyperf", reason="pip install pyperf (in the asv extra)")
+    import subprocess
+    import sys
+
+    write_set(tmp_path / "a", BASE, samples=SAMPLES)
+    write_set(tmp_path / "b", with_(Speed__time_dump=(0, 0.0150)), commit="b" * 40,
+              samples={"bench_x.Speed.time_dump": [[0.0148, 0.0150, 0.0152], [0.0195, 0.0200, 0.0206]]})
+    for side in ("a", "b"):
+        assert cli.main(["export-pyperf", str(tmp_path / side), "-o", str(tmp_path / ("%s.json" % side))]) == 0
+    suite = pyperf.BenchmarkSuite.load(str(tmp_path / "a.json"))
+    names = sorted(suite.get_benchmark_names())
+    assert names == ["bench_x.Speed.time_dump('a') [py3.11]", "bench_x.Speed.time_dump('b') [py3.11]"]
+    bench = suite.get_benchmark(names[0])
+    assert bench.get_values() == (0.0097, 0.0100, 0.0104) and bench.get_unit() == "second"
+    assert bench.get_metadata()["commit_id"] == "a" * 40
+    proc = subprocess.run([sys.executable, "-m", "pyperf", "compare_to", str(tmp_path / "a.json"),
+                           str(tmp_path / "b.json")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "time_dump('a') [py3.11]" in proc.stdout and "1.50x slower" in proc.stdout, proc.stdout
+
+
+def test_export_pyperf_without_time_figures_is_exit_2(tmp_path, capsys):
+    pytest.importorskip("pyperf")
+    write_set(tmp_path / "a", {k: [None, None] if "time_" in k else v for k, v in BASE.items()})
+    rc = cli.main(["export-pyperf", str(tmp_path / "a"), "-o", str(tmp_path / "x.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no time figure" in err and not (tmp_path / "x.json").exists()

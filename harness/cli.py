@@ -30,6 +30,7 @@ COMMANDS = {
     "footprint": "harness.footprint",
     "compare": "harness.compare",
     "export-pyperf": "harness.pyperf_export",
+    "site": "harness.site",
 }
 
 

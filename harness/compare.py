@@ -6,8 +6,8 @@ the checking reader of harness.asvresults. A figure is one benchmark, parameter 
 * Byte and count figures (track_ benchmarks whose unit in benchmarks.json is bytes or a count) are
   deterministic: any change fails, to the byte. So does a figure that BASE measured and NEW lost.
 * Time figures (time_ benchmarks; track_ rates per second, where lower is worse; ratios and other
-  units, in both directions) fail only beyond a noise threshold: the spread, (max - min) / median, of
-  the repeated measurements of one commit that the sets hold (asv's --record-samples samples, or
+  units, in both directions) fail only beyond a noise threshold: the spread, interquartile range over
+  median, of the repeated measurements of one commit that the sets hold (asv's --record-samples samples, or
   several result files of one commit and environment), the larger of BASE's and NEW's. A figure with
   no repeats on either side gets --time-threshold (default 10%) and is labelled "not measured".
 
@@ -56,12 +56,17 @@ def _finite(values: List[float]) -> List[float]:
 
 
 def noise(fig: Figure) -> Optional[Tuple[float, str]]:
-    """The relative spread of one commit's repeated measurements of ``fig``, and where it came from."""
+    """The relative spread of one commit's repeated measurements of ``fig``, and where it came from.
+
+    The interquartile range over the median: robust to the odd sample (asv's first, a warm-up, can be
+    ten times the rest), where the full range would make any change look like noise.
+    """
     for values, what in ((fig.samples, "samples"), (_finite(fig.runs), "runs")):
         if len(values) >= 2:
             mid = statistics.median(values)
             if mid != 0 and math.isfinite(mid):
-                return (max(values) - min(values)) / abs(mid), "%s n=%d" % (what, len(values))
+                q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+                return (q3 - q1) / abs(mid), "%s n=%d" % (what, len(values))
     return None
 
 
@@ -170,7 +175,7 @@ COLUMNS = ("status", "kind", "env", "benchmark", "params", "base", "new", "chang
 
 def _cells(r: Dict[str, Any]) -> List[str]:
     return [r["status"], r["kind"], short_env(r["env"]), r["benchmark"], r["params"], _fmt(r["base"], r["kind"]),
-            _fmt(r["new"], r["kind"]), _pct(r["change"]), _pct(r["threshold"]), r["noise"], r["note"]]
+            _fmt(r["new"], r["kind"]), _pct(r["change"]), _pct(r["threshold"]).lstrip("+"), r["noise"], r["note"]]
 
 
 def render_table(lines: List[str], rows: List[Dict[str, Any]]) -> str:

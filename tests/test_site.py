@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # publish (~30 s) + two Chromium starts per page
+slow = pytest.mark.slow  # the browser tests: publish (~30 s) + two Chromium starts per page, ~2 min in all
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts" / "site"
@@ -51,7 +51,11 @@ OPTIONAL = {"/commits.json", "/profiles.json", "/regressions-ignore.json", "/fav
 PROBE = """<script>
 (function () {
   var errors = [];
-  window.addEventListener('error', function (e) { errors.push('uncaught: ' + e.message); });
+  window.addEventListener('error', function (e) {
+    // a browser's notice, not the page's error: a resize observed while layout settles (tall windows)
+    if (/^ResizeObserver loop/.test(e.message)) { return; }
+    errors.push('uncaught: ' + e.message);
+  });
   window.addEventListener('unhandledrejection', function (e) { errors.push('unhandled: ' + e.reason); });
   var consoleError = console.error;
   console.error = function () {
@@ -255,15 +259,45 @@ def check_page(site, fragment: str, name: str, height: int = 1400) -> dict:
 
 # ---------------------------------------------------------------------------------------------- tests
 
+def test_nulls_of_the_index_become_the_string_asv_tachyon_builds_asvs_paths_from():
+    from harness.site import nulls_as_strings
+
+    index = {"params": {"python": ["3.11", "3.8"], "pytensor": ["", None], "theano": ["1.0.5", None]},
+             "graph_param_list": [{"python": "3.11", "pytensor": None, "theano": "1.0.5"},
+                                  {"python": "3.8", "pytensor": "", "theano": None}]}
+    assert nulls_as_strings(index) == 4
+    assert index["params"]["pytensor"] == ["", "null"] and index["params"]["python"] == ["3.11", "3.8"]
+    assert [graph_folder(c) for c in index["graph_param_list"]] == [
+        "graphs/pytensor-null/python-3.11/theano-1.0.5", "graphs/pytensor/python-3.8/theano-null"]
+
+
+@pytest.mark.parametrize("content", [None, "{oops", '{"project": "x"}'])
+def test_memharness_site_refuses_what_is_not_a_published_site(tmp_path, capsys, content):
+    from harness import cli
+
+    if content is not None:
+        (tmp_path / "index.json").write_text(content)
+    assert cli.main(["site", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("memharness site: error: ") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "assets").exists()
+
+
 def test_the_repository_holds_no_third_party_web_files():
     tracked = subprocess.run(["git", "ls-files", "*.js", "*.css", "*.woff", "*.woff2", "*.map"], cwd=REPO,
                              capture_output=True, text=True).stdout.split()
     assert not tracked, "web assets tracked in the repository: %s" % tracked
 
 
+@slow
 def test_index_draws_sparklines_of_every_topic(site):
-    page = check_page(site, "", "index", height=6000)  # the overview renders the tiles in view only
-    drawn = {c["bench"] for c in page["probe"]["canvases"] if c["bench"] and c["coloured"] > 0}
+    # the overview renders the tiles in view only (a tall window), and draws each when its data has come:
+    # on a busy machine a tile can still be blank when Chromium dumps the page, so a second load is allowed
+    for attempt in range(2):
+        page = check_page(site, "", "index", height=6000)
+        drawn = {c["bench"] for c in page["probe"]["canvases"] if c["bench"] and c["coloured"] > 0}
+        if {m for m, _ in TOPICS.values()} <= {b.split(".", 1)[0] for b in drawn}:
+            break
     assert drawn, "no tile of the overview drew a sparkline (probe: %s)" % page["probe"]["canvases"][:5]
     shown = set(re.findall(r'data-bench="([^"]+)"', page["dom"]))
     missing = [topic for topic, (module, _) in TOPICS.items()
@@ -273,6 +307,7 @@ def test_index_draws_sparklines_of_every_topic(site):
     assert len(graphs) >= len(drawn), "fewer graph files fetched (%d) than tiles drawn (%d)" % (len(graphs), len(drawn))
 
 
+@slow
 @pytest.mark.parametrize("topic", list(TOPICS))
 def test_graph_page_of_each_topic(site, topic):
     module, preferred = TOPICS[topic]
@@ -298,6 +333,7 @@ def test_graph_page_of_each_topic(site, topic):
     assert shown & {h[:8] for h in revisions}, "the page lists no measured commit for %s" % name
 
 
+@slow
 def test_environments_side_by_side(site):
     envs = site["index"]["graph_param_list"]
     page = check_page(site, "#view=compare&pairMode=env&envs=" + ",".join(map(str, range(len(envs)))), "compare-envs")

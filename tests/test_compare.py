@@ -87,7 +87,7 @@ def test_a_noise_level_time_change_passes_with_the_measured_threshold(tmp_path, 
     assert rc == 0, out
     assert "noise threshold measured for 2 time figures" in out and "NOT MEASURED for 2" in out
     row = next(line for line in out.splitlines() if "time_dump" in line and "'a'" in line)
-    assert row.split()[0] == "same" and "measured: samples n=3" in row and "+3.5%" in row
+    assert row.split()[0] == "same" and "measured: samples n=3" in row and " 3.5% " in row
 
 
 def test_the_noise_resists_a_warm_up_sample():

@@ -41,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--benchmarks", metavar="FILE", help="benchmarks.json to read the units from (default: "
                         "the one of each results folder)")
     parser.add_argument("--time-threshold", type=float, default=DEFAULT_TIME_THRESHOLD, metavar="PERCENT",
-                        help="noise threshold for figures whose repeats the sets do not hold (default: %g%%)"
-                        % DEFAULT_TIME_THRESHOLD)
+                        help="noise threshold in percent, for figures whose repeats the sets do not hold "
+                        "(default: %g)" % DEFAULT_TIME_THRESHOLD)
     parser.add_argument("--format", choices=("table", "markdown", "json"), default="table",
                         help="output format (default: table)")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE instead of stdout")

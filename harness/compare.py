@@ -12,16 +12,18 @@ the checking reader of harness.asvresults. A figure is one benchmark, parameter 
   no repeats on either side gets --time-threshold (default 10%) and is labelled "not measured".
 
 Output: a table (or --format markdown/json), and --markdown FILE for a pull-request comment or a
-job summary. Exit status: 1 on a regression or a changed byte figure, 0 otherwise, 2 on bad input.
+job summary. --exclude REGEX leaves benchmarks out (a byte figure that is not deterministic yet,
+say); the output counts what it left out. Exit status: 1 on a regression or a changed byte figure, 0 otherwise, 2 on bad input.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import re
 import statistics
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Pattern, Sequence, Tuple
 
 from harness.errors import HarnessError
 from harness.resultset import DIRECTION, Figure, ResultSet, load_set, short_env
@@ -49,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--markdown", metavar="FILE", help="also write the Markdown report to FILE "
                         "(e.g. $GITHUB_STEP_SUMMARY)")
     parser.add_argument("--all", action="store_true", help="list every figure, not only those that moved")
+    parser.add_argument("--exclude", action="append", default=[], metavar="REGEX",
+                        help="leave out the benchmarks whose name matches REGEX (re.search; repeatable); the "
+                        "output counts them")
 
 
 def _finite(values: List[float]) -> List[float]:
@@ -114,16 +119,21 @@ def compare_figure(base: Figure, new: Figure, default: float) -> Optional[Dict[s
     return row
 
 
-def compare_sets(base: ResultSet, new: ResultSet, default: float) -> Tuple[List[Dict[str, Any]], Dict[str, int]]:
+def compare_sets(base: ResultSet, new: ResultSet, default: float,
+                 exclude: Sequence[Pattern[str]] = ()) -> Tuple[List[Dict[str, Any]], Dict[str, int]]:
     rows = []
+    excluded = 0
     for key in sorted(set(base.figures) & set(new.figures)):
+        if any(p.search(key[1]) for p in exclude):
+            excluded += 1
+            continue
         row = compare_figure(base.figures[key], new.figures[key], default)
         if row is not None:
             rows.append(dict(zip(("env", "benchmark", "params"), key), **row))
     order = {s: i for i, s in enumerate(FAILING + ("improved", "new", "same"))}
     rows.sort(key=lambda r: (order[r["status"]], r["benchmark"], r["env"], r["params"]))
     counts = {"only_base": len(set(base.figures) - set(new.figures)),
-              "only_new": len(set(new.figures) - set(base.figures))}
+              "only_new": len(set(new.figures) - set(base.figures)), "excluded": excluded}
     return rows, counts
 
 
@@ -164,6 +174,8 @@ def summary(rows: List[Dict[str, Any]], counts: Dict[str, int], base: ResultSet,
         lines.append("noise NOT MEASURED for %d time figures (no repeated runs or samples of one commit in BASE or "
                      "NEW): default threshold %g%% (--time-threshold); asv run --record-samples, or a rerun with "
                      "--append-samples, measures it" % (len(unmeasured), default * 100))
+    if counts.get("excluded"):
+        lines.append("left out by --exclude: %d figures" % counts["excluded"])
     if counts["only_base"] or counts["only_new"]:
         lines.append("not compared: %d figures only in BASE, %d only in NEW (benchmarks or environments not run on "
                      "both sides)" % (counts["only_base"], counts["only_new"]))
@@ -205,9 +217,13 @@ def main(args: argparse.Namespace) -> int:
         if path:
             check_writable(path)
     default = args.time_threshold / 100.0
+    try:
+        exclude = [re.compile(x) for x in args.exclude]
+    except re.error as exc:
+        raise HarnessError("--exclude: not a regular expression (%s)" % exc) from None
     base = load_set(args.base, args.base_commit, args.benchmarks)
     new = load_set(args.new, args.new_commit, args.benchmarks)
-    rows, counts = compare_sets(base, new, default)
+    rows, counts = compare_sets(base, new, default, exclude)
     if not rows:
         raise HarnessError("%s and %s have no figure in common: nothing to compare" % (args.base, args.new))
     lines = summary(rows, counts, base, new, default)

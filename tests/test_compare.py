@@ -201,6 +201,15 @@ def test_hostile_or_corrupt_input_is_one_line_and_exit_2(tmp_path, capsys, how):
     assert "Traceback" not in err and out == ""
 
 
+def test_exclude_leaves_benchmarks_out_and_says_so(tmp_path, capsys):
+    write_set(tmp_path / "a", BASE)
+    write_set(tmp_path / "b", with_(Mem__track_bytes=(0, 1001)), commit="b" * 40)
+    rc, out, _ = run(capsys, tmp_path / "a", tmp_path / "b", "--exclude", r"\.track_bytes$")
+    assert rc == 0 and "left out by --exclude: 2 figures" in out and "of 6 figures" in out
+    rc, _, err = run(capsys, tmp_path / "a", tmp_path / "b", "--exclude", "(")
+    assert rc == 2 and "--exclude" in err
+
+
 def test_a_bad_threshold_is_refused(tmp_path, capsys):
     write_set(tmp_path / "a", BASE)
     for bad in ("0", "-5", "nan", "inf"):

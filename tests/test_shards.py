@@ -74,4 +74,8 @@ def test_two_shards_merged_publish_what_one_run_publishes(tmp_path):
     assert len(graphs) == 2, graphs
     values = [point[1] for k in graphs for point in want[k]]
     assert all(isinstance(v, (int, float)) and v > 0 for v in values), values
+    # the gate reads real asv output: the merged shards against the one run, figure by figure (deterministic bytes)
+    from harness import cli
+
+    assert cli.main(["compare", str(tmp_path / "merged"), str(tmp_path / "one"), "--all"]) == 0
     shutil.rmtree(tmp_path / "env", ignore_errors=True)

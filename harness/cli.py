@@ -29,6 +29,9 @@ COMMANDS = {
     "claims": "harness.claims_cmd",
     "footprint": "harness.footprint",
     "pickle-cost": "harness.picklecost",
+    "compare": "harness.compare",
+    "export-pyperf": "harness.pyperf_export",
+    "site": "harness.site",
 }
 
 

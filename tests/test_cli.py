@@ -35,7 +35,8 @@ def test_every_command_has_accurate_help(cli, name):
 def test_unknown_option_is_one_line_and_status_2(cli, name):
     if not present(name):
         pytest.skip("%s is not in this build" % name)
-    extra = ["somewhere", "--into", "elsewhere"] if name == "merge-results" else []
+    extra = {"merge-results": ["somewhere", "--into", "elsewhere"], "compare": ["a", "b"],
+             "export-pyperf": ["results", "-o", "out.json"]}.get(name, [])
     r = cli(name, *extra, "--no-such-option")
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()

@@ -69,7 +69,7 @@ def show(exe: str, page: Path, tmp: Path, name: str, fragment: str = "", size: s
     """The page in Chromium (a copy with the probe in <head>): DOM, screenshot, console problems."""
     probed = tmp / ("%s.probed.html" % name)
     probed.write_text(page.read_text().replace("<head>", "<head>\n" + PROBE, 1))
-    got = run_chromium(exe, probed.as_uri() + fragment, tmp, name, offline=True, size=size)
+    got = run_chromium(exe, probed.as_uri() + fragment, tmp, name, height=int(size.split(",")[1]))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(got["png"], ARTIFACTS / got["png"].name)
     print("screenshot: %s (and %s)" % (got["png"], ARTIFACTS / got["png"].name))
@@ -134,7 +134,7 @@ def test_a_link_into_the_folded_detail_opens_it(chromium, tmp_path):
     probed = tmp_path / "fragment.html"
     probed.write_text(text.replace("<head>", "<head>\n" + PROBE, 1))
     # headless Chromium's screenshot of a page scrolled to a fragment comes out blank: the DOM only
-    got = run_chromium(chromium, probed.as_uri() + "#" + anchor, tmp_path, "fragment", offline=True)
+    got = run_chromium(chromium, probed.as_uri() + "#" + anchor, tmp_path, "fragment")
     assert not got["problems"], "console errors:\n%s" % "\n".join(got["problems"])
     m = re.search(r'<details id="topic-allocator"( open="")?', got["dom"])
     assert m and m.group(1), "following #%s left its topic folded" % anchor

@@ -1,0 +1,89 @@
+"""``memharness site HTML_DIR``: the site ``asv publish`` wrote, made to work with no network.
+
+asv 0.6's pages load jQuery, flot, bootstrap, stupidtable and md5 from CDNs: offline they end on
+asv's error page. This installs asv-tachyon's UI (its scripts, styles and fonts come inside its
+wheel: nothing is fetched, nothing is copied into this repository) over the same published data
+(index.json, graphs/), keeping asv's page as index.legacy.html.
+
+It also works around a bug of asv-tachyon 0.5.8 that left every overview tile of these results
+without a sparkline: its page state keeps only the environment parameters whose value is not null
+(``Ov``/``Xg`` in its bundle drop them), and fills a dropped one with the parameter's first value in
+index.json. asv writes null for a requirement an environment does not install (no PyTensor in the
+Theano environments, no scipy pin outside them, no THEANO_FLAGS), so every environment of this
+matrix was turned into one that does not exist (``pytensor`` instead of ``pytensor-null`` in the
+graph's path) and every graph request answered 404. asv-tachyon builds the path of a value "null"
+exactly as asv names the folder of a null (``pytensor-null``), so the nulls of index.json's
+``params`` and ``graph_param_list`` are written as the string "null": the state keeps them and the
+paths are asv's own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from typing import Any, Dict
+
+from harness.errors import HarnessError
+
+HELP = "make the published asv site work offline (asv-tachyon's UI over asv publish's data)"
+DESCRIPTION = __doc__
+INSTALL = "pip install asv-tachyon (in the asv extra: pip install 'memharness[asv]')"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("html", nargs="?", default="html", metavar="HTML_DIR",
+                        help="the folder asv publish wrote (default: html)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
+
+
+def nulls_as_strings(index: Dict[str, Any]) -> int:
+    """Write the null parameter values of an asv index.json as "null" (see the module's text); how many."""
+    count = 0
+    params = index.get("params")
+    if isinstance(params, dict):
+        for name, values in params.items():
+            if isinstance(values, list):
+                count += sum(v is None for v in values)
+                params[name] = ["null" if v is None else v for v in values]
+    combos = index.get("graph_param_list")
+    if isinstance(combos, list):
+        for combo in combos:
+            if isinstance(combo, dict):
+                for name, value in combo.items():
+                    if value is None:
+                        combo[name] = "null"
+                        count += 1
+    return count
+
+
+def make_offline(html: str) -> int:
+    """Install asv-tachyon into ``html`` and fix its index.json; the number of nulls rewritten."""
+    from harness.asvresults import read_json
+    from harness.output import write_atomic
+
+    index_path = os.path.join(html, "index.json")
+    if not os.path.isdir(html) or not os.path.lexists(index_path):
+        raise HarnessError("%s holds no index.json: run asv publish first" % html)
+    index = read_json(index_path)
+    if not isinstance(index.get("graph_param_list"), list) or not isinstance(index.get("params"), dict):
+        raise HarnessError("%s is not the index.json of asv publish (no params / graph_param_list)" % index_path)
+    try:
+        import asv_tachyon  # noqa: F401
+    except ImportError:
+        raise HarnessError("the offline site needs asv-tachyon: %s" % INSTALL) from None
+    proc = subprocess.run([sys.executable, "-m", "asv_tachyon", "install", html], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise HarnessError("asv-tachyon install %s failed: %s" % (html, (proc.stderr or proc.stdout).strip()[-500:]))
+    fixed = nulls_as_strings(index)
+    write_atomic(index_path, json.dumps(index, separators=(",", ":")))
+    return fixed
+
+
+def main(args: argparse.Namespace) -> int:
+    fixed = make_offline(args.html)
+    if not args.quiet:
+        print("installed asv-tachyon's UI into %s (%d null parameter values written as \"null\"); serve it with "
+              "asv-tachyon serve %s, or any static server" % (args.html, fixed, args.html), file=sys.stderr)
+    return 0

@@ -19,6 +19,7 @@ void bind_vectors(py::module_& m);
 void bind_maps(py::module_& m);
 void bind_sets(py::module_& m);
 void bind_block_set(py::module_& m);
+void bind_limits(py::module_& m);
 
 namespace {
 
@@ -196,6 +197,7 @@ call (to_python under ulimit -v) raises MemoryError.)doc";
     mh::bind_maps(m);
     mh::bind_sets(m);
     mh::bind_block_set(m);
+    mh::bind_limits(m);
     m.def("global_counters", &mh::global_counters_dict,
           "Counters summed over every counting allocator in the process (atomic): requested, allocated, "
           "live_allocations, peak_requested, peak_allocated, total_allocations, allocated_nominal, and "

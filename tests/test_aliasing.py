@@ -103,7 +103,10 @@ def test_reference_conformance_rows_are_consistent():
     assert list(df.columns) == C.ROW_COLUMNS
     assert df["case"].is_unique and df["case_id"].is_unique and set(df["case_id"]) <= set(C.CASE_IDS)
     for r in rows:
-        assert r["conforms"] == C.judge(r["promise"], r["shares_memory"], r["same_object"], r["result_type"])
+        if r["promise"] == C.SAFE:  # told by the case: results right and the held object unchanged
+            assert r["conforms"] == (r["results_right"] and not r["overwritten"])
+        else:
+            assert r["conforms"] == C.judge(r["promise"], r["shares_memory"], r["same_object"], r["result_type"])
     by = df.set_index("case_id")
     # the reference does what it says: borrow aliases, copies do not
     assert bool(by.loc[CaseId.SHARED_BORROW, "same_object"]) and not by.loc[CaseId.SHARED_COPY, "shares_memory"]
@@ -111,6 +114,9 @@ def test_reference_conformance_rows_are_consistent():
     assert "r1 overwritten by the second call: no" in by.loc[CaseId.OUT_BORROW_TWO_CALLS, "note"]
     assert by.loc[CaseId.OUT_BORROW_TWO_CALLS, "overwritten"] is False
     assert by.loc[CaseId.SHARED_COPY, "overwritten"] is None and not df["raised"].any()
+    # the reference's update makes a new array: the held internal object keeps its values
+    assert by.loc[CaseId.INTERNAL_HELD, "results_right"] is True and by.loc[CaseId.INTERNAL_HELD, "overwritten"] is False
+    assert not by.loc[CaseId.GET_TWICE, "same_object"] and by.loc[CaseId.GET_BORROW, "same_object"]
 
 
 def test_a_case_that_raises_becomes_a_row():
@@ -142,15 +148,44 @@ def test_operations_a_backend_lacks_are_left_out():
 # ---------------------------------------------------------------- throughput
 
 
+class _Sleeper(B.NumpyReference):
+    """A backend whose shared() takes a known time: the figures can be checked against it."""
+
+    name = "sleeper"
+    operations = ("shared",)
+    PAUSE = 0.002
+
+    def shared(self, value, borrow=False):
+        import time
+
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < self.PAUSE:  # busy: a sleep may overshoot by milliseconds
+            pass
+        return super().shared(value, borrow)
+
+
 def test_measure_op_figures_are_consistent():
-    b = B.NumpyReference()
-    row = T.measure_op(b, "copy", False, 64_000, repeat=3, min_time=0.001, limit_gbps=10.0, overhead_s=1e-7)
-    assert row["bytes"] == 64_000 and row["samples"] == 3
-    assert row["gbps"] == pytest.approx(64_000 / row["median_s"] / 1e9)
-    assert row["calls_per_s"] == pytest.approx(1 / row["median_s"])
-    assert row["fraction_of_limit"] == pytest.approx(row["gbps"] / 10.0)
-    assert row["harness_overhead"] == pytest.approx(1e-7 / row["median_s"])
-    assert row["limit"] == "copyto"
+    # a call known to last PAUSE seconds: time per call, GB/s of the bytes copied and the fractions
+    # follow from it (a per-sample total, a mean over loops or a wrong byte count would not)
+    b = _Sleeper()
+    # loops of about 25 calls a sample (min_time 50 ms): a sample's total read as a call's time is 25x
+    # off; a loaded machine (a call ends once its 2 ms have passed and it runs again) stays within 6x
+    row = T.measure_op(b, "shared", False, 64_000, repeat=3, min_time=0.05, limit_gbps=10.0, overhead_s=1e-4)
+    assert row["bytes"] == 64_000 and row["samples"] == len(row["values"]) == 3 and row["limit"] == "alloc+copy"
+    assert row["number"] >= 10 and b.PAUSE <= row["median_s"] < 6 * b.PAUSE and row["min_s"] <= row["median_s"]
+    assert 64_000 / (6 * b.PAUSE) / 1e9 < row["gbps"] <= 64_000 / b.PAUSE / 1e9
+    assert row["fraction_of_limit"] == pytest.approx(row["gbps"] / 10.0) and row["limit_flag"] == ""
+    assert 1e-4 / (6 * b.PAUSE) < row["harness_overhead"] <= 1e-4 / b.PAUSE
+    # a borrow copies nothing: a time per call, never GB/s
+    borrow = T.measure_op(b, "shared", True, 64_000, repeat=3, min_time=0.001, limit_gbps=10.0)
+    assert borrow["limit"] is None and borrow["median_s"] >= b.PAUSE
+    assert np.isnan(borrow["gbps"]) and borrow["gbps_why"].startswith("not measured: copies nothing")
+    assert np.isnan(borrow["fraction_of_limit"])
+
+
+def test_a_copy_above_its_limit_is_flagged():
+    row = T.measure_op(B.NumpyReference(), "copy", False, 64_000, repeat=2, min_time=0.001, limit_gbps=1e-6)
+    assert row["fraction_of_limit"] > 1.05 and row["limit_flag"].startswith("ABOVE LIMIT")
 
 
 def test_prepare_op_copy_vs_view():
@@ -169,10 +204,42 @@ def test_prepare_op_rejects_unknown_and_unsupported():
         T.prepare_op(b, "set_value", False, T.make_array(8))  # the numpy reference times copy and call only
 
 
-def test_measure_limit_uses_fastest_sample():
-    lim = T.measure_limit(64_000, repeat=3, min_time=0.001)
-    assert lim["limit"] == "copyto" and lim["min_s"] <= lim["median_s"]
-    assert lim["gbps"] == pytest.approx(64_000 / lim["min_s"] / 1e9)
+def test_measure_limit_uses_fastest_sample(monkeypatch):
+    # samples out of order: the fastest is neither the first, the last nor the median
+    from harness import _containers
+    from harness.core import limits as L
+
+    fake = {"values": [0.004, 0.001, 0.003, 0.002, 0.005], "number": 7, "warmups": 2, "faults_per_call": 0.5,
+            "timer": "t"}
+    monkeypatch.setattr(_containers, "copy_limit", lambda kind, n, repeat, min_time: dict(fake, kind=kind))
+    lim = L.measure(L.ALLOC_COPY, 64_000)
+    assert lim["min_s"] == 0.001 and lim["median_s"] == 0.003 and lim["number"] == 7
+    assert lim["gbps"] == pytest.approx(64_000 / 0.001 / 1e9) and lim["faults_per_call"] == 0.5
+    assert lim["limit"] == "alloc+copy" and lim["thp"] == L.thp_mode()
+
+
+def test_the_cpp_limits_time_themselves():
+    from harness import _containers
+
+    for kind in ("memcpy_warm", "alloc_copy"):
+        got = _containers.copy_limit(kind, 64_000, repeat=3, min_time=0.001)
+        assert len(got["values"]) == 3 and got["warmups"] >= 1 and got["number"] >= 1
+        assert all(v > 0 for v in got["values"]) and got["bytes"] == 64_000
+    rows = T.measure_limits(64_000, repeat=2, min_time=0.001)
+    assert [r["limit"] for r in rows] == ["memcpy warm", "alloc+copy"] and all(r["gbps"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("args,exc,match", [
+    (("memcpy", 8), ValueError, "unknown kind"), (("alloc_copy", 0), ValueError, "nbytes must be > 0"),
+    (("alloc_copy", 1 << 62), MemoryError, "exceed the available memory"),
+])
+def test_the_cpp_limits_refuse_bad_input(args, exc, match):
+    from harness import _containers
+
+    with pytest.raises(exc, match=match):
+        _containers.copy_limit(*args)
+    with pytest.raises(ValueError, match="min_time"):
+        _containers.copy_limit("memcpy_warm", 8, min_time=0.0)
 
 
 def test_measure_backend_reports_missing_instead_of_raising():
@@ -183,9 +250,11 @@ def test_measure_backend_reports_missing_instead_of_raising():
 def test_measure_backend_numpy_reference():
     out = T.measure_backend("numpy", sizes=[4000], repeat=2, min_time=0.001, conformance=False)
     ops = {(r["operation"], r["borrow"]) for r in out["throughput"]}
-    assert ops == {("copy", False), ("copy", True), ("call", False), ("call", True)}
-    assert [l["bytes"] for l in out["limits"]] == [4000]
-    assert out["overhead"]["median_s"] > 0
+    assert ops == {("copy", False), ("copy", True), ("copyto", False), ("call", False), ("call", True)}
+    assert [(lim["limit"], lim["bytes"]) for lim in out["limits"]] == [("memcpy warm", 4000), ("alloc+copy", 4000)]
+    limit_of = {(r["operation"], r["borrow"]): r["limit"] for r in out["throughput"]}
+    assert limit_of[("copyto", False)] == "memcpy warm" and limit_of[("copy", False)] == "alloc+copy"
+    assert limit_of[("copy", True)] is None and out["overhead"]["median_s"] > 0
 
 
 # ---------------------------------------------------------------- backends: presence, environment
@@ -271,7 +340,26 @@ def test_cli_without_backends_prints_reference_and_install_notes(monkeypatch, ca
     assert {r["backend"] for r in rows} == {"numpy"} and {r["bytes"] for r in rows} == {4000, 64000}
     for name in W.CPU_BACKENDS:
         assert ("%s skipped: module 'x' is not installed; install with: %s" % (name, INSTALL[name])) in out["notes"]
-    assert any(v["claim"].startswith("the harness's own timing overhead") for v in out["verdicts"])
+    # the overhead verdict follows the overhead table, size by size, and names the sizes
+    table = out["tables"]["harness overhead"]
+    assert sorted(r["size"] for r in table) == ["4KB", "64KB"]
+    under = [r["size"] for r in table if r["under_5pct"]]
+    assert all(r["under_5pct"] == (r["overhead_fraction"] < 0.05) for r in table)
+    v = next(v for v in out["verdicts"] if v["claim"].startswith("the harness's own timing overhead"))
+    assert v["verdict"] == ("confirmed" if len(under) == 2 else "refuted" if not under else "partly")
+    assert v["evidence"].startswith("under 5%% at: %s;" % (", ".join(under) or "no size"))
+    # every copy is a fraction of the C++ limit of its kind, flagged above 1.05; a borrow has no GB/s
+    for r in rows:
+        assert (r["gbps"] is None) == r["borrow"] and ("values" not in r)
+        assert r["limit"] == (None if r["borrow"] else "memcpy warm" if r["operation"] == "copyto" else "alloc+copy")
+        assert r["borrow"] or (r["limit_flag"] != "") == (r["fraction_of_limit"] > 1.05)
+    limits = out["tables"]["limits (GB/s)"]
+    assert sorted(r["limit"] for r in limits) == ["alloc+copy", "memcpy warm"]
+    assert out["meta"]["processes"] == 2 and out["meta"]["transparent_hugepages"]
+    if G.no_device_reason():  # no CUDA device: the GPU claims say so, never a guess
+        gpu = [v for v in out["verdicts"] if v["claim_id"].startswith("aliasing.gpu_")]
+        assert len(gpu) == 2 and all(v["verdict"] == "inconclusive" and v["evidence"].startswith(
+            "not measured: no CUDA device") for v in gpu)
 
 
 def test_cli_child_reports_missing_backend_from_given_interpreter(capsys):

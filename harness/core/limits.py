@@ -83,8 +83,9 @@ def measure(limit: str, nbytes: int, repeat: int = 5, min_time: float = 0.01) ->
 def derive(row: Dict[str, Any]) -> Dict[str, Any]:
     """A limit row's figures from its samples (after ``timing.merge`` too): fastest-sample GB/s."""
     if row.get("values"):
-        row["min_s"], row["median_s"] = min(row["values"]), row["median"]
-        row["iqr_s"] = row["iqr"]
+        t = summarize(row["values"])
+        row.update((k, t[k]) for k in ("median", "iqr", "min", "max", "mean", "stdev", "samples"))
+        row.update(min_s=t["min"], median_s=t["median"], iqr_s=t["iqr"])
         row["gbps"] = gbps(row["bytes"], row["min_s"])
     return row
 

@@ -201,6 +201,15 @@ def test_timing_overhead(empty_call, expected, under):
         assert v.evidence.endswith("over at: 4KB (a copy borrow: 20 ns of 100 ns, 20%)")
 
 
+def test_timing_overhead_reads_the_overhead_measured_at_each_size():
+    t = pd.concat([tput("copy", {"a": (1e-2, 1e-6)}), tput("copy", {"a": (1e-6, 1e-7)}, nbytes=4000)],
+                  ignore_index=True)
+    oh = pd.DataFrame([{"backend": "a", "bytes": 4000, "median_s": 1e-9}, {"backend": "a", "bytes": 64_000_000,
+                                                                           "median_s": 1e-6}])
+    v = BY_ID["aliasing.timing_overhead"].judge({"throughput": t, "overhead": oh})
+    assert v.verdict == "partly" and v.evidence.startswith("under 5% at: 4KB; over at: 64MB (a copy borrow: 1e+03 ns")
+
+
 # ---------------------------------------------------------------- the Topic object
 
 

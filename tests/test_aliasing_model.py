@@ -220,8 +220,8 @@ def child(op_values, limit_values, overhead_values):
                         "warmups": 1, "processes": 1, "median_s": -1.0}],
         "limits": [{"limit": L.ALLOC_COPY, "bytes": 8000, "values": limit_values, "runs": [limit_values],
                     "number": 50, "warmups": 1, "processes": 1, "gbps": -1.0}],
-        "overhead": {"values": overhead_values, "runs": [overhead_values], "number": 1000, "warmups": 1,
-                     "processes": 1, "median_s": -1.0},
+        "overhead": [{"bytes": 8000, "values": overhead_values, "runs": [overhead_values], "number": 1000,
+                      "warmups": 1, "processes": 1, "median_s": -1.0}],
     }
 
 
@@ -233,7 +233,8 @@ def test_join_merges_the_samples_of_every_child_then_derives_the_figures():
     assert lim["min_s"] == 5e-7 and lim["gbps"] == pytest.approx(8000 / 5e-7 / 1e9)  # fastest of both children
     assert row["limit_gbps"] == lim["gbps"] and row["gbps"] == pytest.approx(8000 / 2.5e-6 / 1e9)
     assert row["fraction_of_limit"] == pytest.approx(row["gbps"] / lim["gbps"])
-    assert out["overhead"]["median_s"] == pytest.approx(2.5e-8)
+    assert [(oh["bytes"], oh["processes"]) for oh in out["overhead"]] == [(8000, 2)]
+    assert out["overhead"][0]["median_s"] == pytest.approx(2.5e-8)
     assert row["harness_overhead"] == pytest.approx(2.5e-8 / 2.5e-6)
 
 

@@ -26,19 +26,25 @@ Judgement = Optional[ClaimJudgement]
 
 
 def overhead_shares(rows: "Rows") -> List[Dict[str, Any]]:
-    """Per backend and size: the empty callable's time against the fastest operation timed there
-    through the same path (copy or borrow), in seconds, and their ratio."""
+    """Per backend and size: the empty callable's time (measured at that size; a row without a size
+    applies to every size) against the fastest operation timed there through the same path (copy or
+    borrow), in seconds, and their ratio."""
     overhead, tput = kind(rows, "overhead"), kind(rows, "throughput")
     if overhead.empty or tput.empty:
         return []
     out = []
-    for _, oh in overhead.iterrows():
-        mine = tput[tput["backend"] == oh["backend"]]
+    for b, ohs in overhead.groupby("backend", sort=False):
+        at = {int(r["bytes"]): r["median_s"] for _, r in ohs.iterrows() if "bytes" in r and r["bytes"] == r["bytes"]}
+        anywhere = None if at else ohs["median_s"].iloc[0]
+        mine = tput[tput["backend"] == b]
         for nbytes, g in mine.groupby("bytes", sort=True):
+            oh = at.get(int(nbytes), anywhere)
+            if oh is None:
+                continue
             fastest = g.loc[g["median_s"].idxmin()]
-            out.append({"backend": oh["backend"], "empty_call_s": oh["median_s"], "bytes": int(nbytes),
-                        "operation": fastest["operation"], "borrow": bool(fastest["borrow"]),
-                        "op_s": fastest["median_s"], "fraction": oh["median_s"] / fastest["median_s"]})
+            out.append({"backend": b, "empty_call_s": oh, "bytes": int(nbytes), "operation": fastest["operation"],
+                        "borrow": bool(fastest["borrow"]), "op_s": fastest["median_s"],
+                        "fraction": oh / fastest["median_s"]})
     return out
 
 

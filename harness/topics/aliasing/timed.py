@@ -52,23 +52,22 @@ def _group(rows: Iterable[Dict[str, Any]], key: Tuple[str, ...]) -> Dict[Tuple[A
 
 
 def join(results: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
-    """The throughput, limits and overhead of several children of one backend, their samples merged
-    and every figure derived again from the merged samples."""
+    """The throughput, limits and overhead (one a size) of several children of one backend, their
+    samples merged and every figure derived again from the merged samples."""
     lim_rows = []
     for rows in _group((r for res in results for r in res.get("limits") or ()), ("limit", "device", "bytes")).values():
         timed = [r for r in rows if r.get("values")]
         lim_rows.append(L.derive(_merged(timed)) if timed else dict(rows[0]))
-    overheads = [res["overhead"] for res in results if res.get("overhead")]
-    overhead = _merged(overheads) if overheads else None
-    oh_s = None
-    if overhead:
-        t = summarize(overhead["values"])
-        oh_s = t["median"]
-        overhead.update(median_s=oh_s, iqr_s=t["iqr"])
+    overhead = []
+    for rows in _group((r for res in results for r in res.get("overhead") or ()), ("bytes",)).values():
+        oh = _merged(rows)
+        t = summarize(oh["values"])
+        overhead.append(dict(oh, median_s=t["median"], iqr_s=t["iqr"]))
+    oh_s = {r["bytes"]: r["median_s"] for r in overhead}
     by_limit = {(r["limit"], r["bytes"]): r.get("gbps") for r in lim_rows}
     tput = []
     for rows in _group((r for res in results for r in res.get("throughput") or ()),
                        ("operation", "borrow", "bytes")).values():
         row = _merged(rows)
-        tput.append(op_figures(row, by_limit.get((row.get("limit"), row["bytes"])), oh_s))
+        tput.append(op_figures(row, by_limit.get((row.get("limit"), row["bytes"])), oh_s.get(row["bytes"])))
     return {"throughput": tput, "limits": lim_rows, "overhead": overhead}

@@ -34,15 +34,16 @@ def overhead_shares(rows: "Rows") -> List[Dict[str, Any]]:
         return []
     out = []
     for b, ohs in overhead.groupby("backend", sort=False):
-        at = {int(r["bytes"]): r["median_s"] for _, r in ohs.iterrows() if "bytes" in r and r["bytes"] == r["bytes"]}
+        at = {int(n): float(m) for n, m in zip(ohs["bytes"], ohs["median_s"]) if n == n} if "bytes" in ohs else {}
         anywhere = None if at else ohs["median_s"].iloc[0]
         mine = tput[tput["backend"] == b]
-        for nbytes, g in mine.groupby("bytes", sort=True):
-            oh = at.get(int(nbytes), anywhere)
+        for nbytes in sorted(set(int(n) for n in mine["bytes"])):
+            oh = at.get(nbytes, anywhere)
             if oh is None:
                 continue
-            fastest = g.loc[g["median_s"].idxmin()]
-            out.append({"backend": b, "empty_call_s": oh, "bytes": int(nbytes), "operation": fastest["operation"],
+            g = mine[mine["bytes"] == nbytes]
+            fastest = g.iloc[int(g["median_s"].to_numpy().argmin())]
+            out.append({"backend": b, "empty_call_s": oh, "bytes": nbytes, "operation": fastest["operation"],
                         "borrow": bool(fastest["borrow"]), "op_s": fastest["median_s"],
                         "fraction": oh / fastest["median_s"]})
     return out

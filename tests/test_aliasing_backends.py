@@ -104,8 +104,15 @@ def test_throughput_every_operation(backend):
     out = T.measure_throughput(backend, [4000], repeat=2, min_time=0.001)
     got = {(r["operation"], r["borrow"]) for r in out["throughput"]}
     assert got == {(op, b) for op in backend.operations for b in (False, True)}
+    first = {}
+    for lim in out["limits"]:  # measured before the operations (and again after them)
+        first.setdefault(lim["limit"], lim["gbps"])
     for r in out["throughput"]:
-        assert r["gbps"] > 0 and r["fraction_of_limit"] == pytest.approx(r["gbps"] / out["limits"][0]["gbps"])
+        if r["borrow"]:  # copies nothing: a time per call, no GB/s
+            assert r["limit"] is None and np.isnan(r["gbps"]) and r["median_s"] > 0
+        else:
+            assert r["limit"] == "alloc+copy" and r["gbps"] > 0
+            assert r["fraction_of_limit"] == pytest.approx(r["gbps"] / first["alloc+copy"])
 
 
 def test_call_borrow_returns_the_input_where_the_table_says_so(backend, rows):

@@ -136,7 +136,9 @@ def test_gpu_borrow_useless_partly_across_backends():
     old = M.GPU_BACKENDS
     M.GPU_BACKENDS = old + ("other-gpu",)
     try:
-        assert judged("aliasing.gpu_borrow_useless", rows).verdict == "partly"
+        v = judged("aliasing.gpu_borrow_useless", rows)
+        assert v.verdict == "partly" and "other-gpu: shared(v, borrow=True) aliases v ?; at 64MB copy/borrow time 3x, " \
+            "borrow faster (p=" in v.evidence
     finally:
         M.GPU_BACKENDS = old
 
@@ -156,6 +158,15 @@ def test_gpu_contiguous(times, expected):
     assert v.verdict == expected
     assert v.evidence.startswith("pytensor-jax-gpu: at 64MB strided/contiguous set_value time %.3gx, strided %s" % (
         times[1] / times[0], "slower" if expected == "confirmed" else "not slower"))
+
+
+def test_gpu_contiguous_partly_across_backends(monkeypatch):
+    import harness.topics.aliasing.claims_model as M
+
+    monkeypatch.setattr(M, "GPU_BACKENDS", M.GPU_BACKENDS + ("other-gpu",))
+    rows = pd.concat([strided("pytensor-jax-gpu", 1.0, 2.0), strided("other-gpu", 1.0, 1.0)], ignore_index=True)
+    v = judged("aliasing.gpu_contiguous", {"throughput": rows})
+    assert v.verdict == "partly" and "other-gpu: at 64MB strided/contiguous set_value time 1x, strided not slower" in v.evidence
 
 
 def test_gpu_contiguous_inconclusive_without_the_timings():

@@ -3,14 +3,14 @@ measured" with the reason for the GPU ones), the limits' arithmetic, the join of
 children, and the throughput table's treatment of borrows and flagged copies."""
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import pytest
 from test_aliasing_claims import conf, samples, tput
 
 import harness.topics.aliasing as al
+from harness.claims import judge_all
 from harness.core import limits as L
+from harness.topics.aliasing import conformance as C
 from harness.topics.aliasing import tables as TB
 from harness.topics.aliasing import timed
 from harness.topics.aliasing.claims import CLAIMS
@@ -186,41 +186,6 @@ def test_finish_adds_the_devices_row(monkeypatch):
     assert bool(al.TOPIC.finish({}, al.Options(sizes=[4000]))["devices"].iloc[0]["cuda"])
 
 
-# ---------------------------------------------------------------- limits, fractions, THP
-
-
-@pytest.mark.parametrize("value,limit,fraction,flag", [
-    (5.0, 10.0, 0.5, ""), (10.4, 10.0, 1.04, ""), (11.0, 10.0, 1.1, L.FLAG),
-    (None, 10.0, math.nan, ""), (5.0, None, math.nan, ""), (5.0, 0.0, math.nan, ""), (math.nan, 1.0, math.nan, "")])
-def test_fraction_of_a_limit(value, limit, fraction, flag):
-    got = L.fraction(value, limit)
-    assert got["limit_flag"] == flag
-    assert (math.isnan(got["fraction_of_limit"]) and math.isnan(fraction)) or got["fraction_of_limit"] == pytest.approx(fraction)
-
-
-@pytest.mark.parametrize("text,mode", [("always [madvise] never\n", "madvise"), ("[always] madvise never", "always"),
-                                       ("always madvise [never]", "never")])
-def test_thp_mode(tmp_path, text, mode):
-    p = tmp_path / "enabled"
-    p.write_text(text)
-    assert L.thp_mode(str(p)) == mode
-
-
-def test_thp_mode_not_measured(tmp_path):
-    assert L.thp_mode(str(tmp_path / "missing")).startswith("not measured: ")
-    p = tmp_path / "odd"
-    p.write_text("no brackets")
-    assert L.thp_mode(str(p)).startswith("not measured: no [mode] in ")
-
-
-def test_limits_without_the_extension_are_not_measured(monkeypatch):
-    monkeypatch.setattr(L, "unavailable", lambda: "harness._containers cannot be imported here (x)")
-    row = L.measure(L.MEMCPY_WARM, 4000)
-    assert math.isnan(row["gbps"]) and row["why"] == "not measured: harness._containers cannot be imported here (x)"
-    with pytest.raises(ValueError, match="unknown limit"):
-        L.measure("memmove", 4000)
-
-
 # ---------------------------------------------------------------- several timed children joined
 
 
@@ -263,3 +228,48 @@ def test_throughput_table_borrows_have_no_gbps_and_flagged_copies_say_so():
     assert t["check"] == L.FLAG and t["limit"] == "alloc+copy" and t["borrow_speedup"] == pytest.approx(4.0)
     assert t["borrow_vs_copy"].startswith("borrow faster (p=")
     assert "borrow_GBps" not in TB.throughput_table(rows).columns
+
+
+# ---------------------------------------------------------------- tables and verdicts from rows
+
+
+def _conf_rows(shares_by_backend):
+    rows = []
+    for b, shares in shares_by_backend.items():
+        for case, cid, promise in (("shared/borrow", CaseId.SHARED_BORROW, C.MAY),
+                                   ("shared/two from one array", CaseId.TWO_SHARED_COPY, C.MUST_NOT),
+                                   ("shared/two from one array/borrow", CaseId.TWO_SHARED_BORROW, C.MUST_NOT)):
+            s = shares if "borrow" in case else False
+            rows.append({"backend": b, "case": case, "case_id": cid, "operation": case, "compared_with": "v",
+                         "result_type": "numpy.ndarray", "same_object": False, "shares_memory": s,
+                         "promise": promise, "conforms": C.judge(promise, s, False, "numpy.ndarray"), "note": "",
+                         "raised": False, "overwritten": None})
+    return pd.DataFrame(rows)
+
+
+def test_conformance_table_marks_broken_promises():
+    wide = TB.conformance_table(_conf_rows({"a": True, "b": False}))
+    assert list(wide.columns) == ["case", "promise", "a", "b"]
+    row = wide[wide["case"] == "shared/two from one array/borrow"].iloc[0]
+    assert row["a"] == "shares memory [BREAKS PROMISE]" and row["b"] == "separate copy"
+
+
+def test_verdicts_follow_the_rows():
+    v = {x.claim: x for x in judge_all(CLAIMS, {"conformance": _conf_rows({"a": True, "b": False})})}
+    assert v["shared(value, borrow=True) aliases value instead of deep-copying it"].verdict == "partly"
+    assert v["shared variables are never aliased to one another"].verdict == "partly"
+    v = {x.claim: x for x in judge_all(CLAIMS, {"conformance": _conf_rows({"a": False})})}
+    assert v["shared(value, borrow=True) aliases value instead of deep-copying it"].verdict == "refuted"
+    assert v["shared variables are never aliased to one another"].verdict == "confirmed"
+
+
+def test_throughput_table_speedup_is_copy_over_borrow():
+    rows = pd.DataFrame([
+        {"backend": "x", "operation": "shared", "borrow": False, "bytes": 1000, "median_s": 4e-6, "gbps": 0.25,
+         "fraction_of_limit": 0.1, "limit": "copyto"},
+        {"backend": "x", "operation": "shared", "borrow": True, "bytes": 1000, "median_s": 1e-6, "gbps": 1.0,
+         "fraction_of_limit": 0.4, "limit": "copyto"},
+    ])
+    t = TB.throughput_table(rows)
+    assert t.loc[0, "borrow_speedup"] == pytest.approx(4.0)
+    assert t.loc[0, "size"] == "1KB" and t.loc[0, "copy_us"] == pytest.approx(4.0)

@@ -139,7 +139,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="array sizes in bytes (default: 4KB,64KB,1MB,64MB)")
     parser.add_argument("--large", action="store_true",
                         help="add 16MB, 256MB and 512MB (needs about 3 GB free and several minutes)")
-    parser.add_argument("--repeat", type=count, default=5, help="timing samples per figure (default 5)")
+    parser.add_argument("--repeat", type=count, default=5,
+                        help="timing samples per figure in each of the %d timed processes (default 5)" % PROCESSES)
     parser.add_argument("--min-time", type=_positive_float, default=0.01, metavar="SECONDS",
                         help="shortest timed sample; loops are calibrated to it (default 0.01)")
     parser.add_argument("--only", choices=("conformance", "throughput"),
@@ -255,6 +256,11 @@ def notes(rows: "Rows", o: Options) -> List[str]:
     if len(kind(rows, "throughput")):
         out.append(GBPS_NOTE)
         out.append("transparent huge pages (%s): %s" % (THP_PATH, thp_mode()))
+    lim = kind(rows, "limits")
+    if "why" in lim:
+        for b, why in dict(zip(lim["backend"], lim["why"])).items():
+            if isinstance(why, str) and why:
+                out.append("%s: limits %s (no fraction of a limit)" % (b, why))
     return out
 
 

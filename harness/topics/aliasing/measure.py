@@ -196,9 +196,6 @@ def measure_throughput(b: Backend, sizes: Sequence[int], *, repeat: int = 5, min
                 except NotImplementedError:
                     continue
                 rows.append(row)
-        for lim in measure_limits(int(src.nbytes), repeat=repeat, min_time=min_time):
-            lim["backend"] = b.name  # again after the operations: timed.join keeps the fastest of both
-            limit_rows.append(lim)
         del src
         gc.collect()
     return {"throughput": rows, "limits": limit_rows, "overhead": overheads}

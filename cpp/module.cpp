@@ -183,7 +183,9 @@ str (NaN is stored and never compares equal); strings are str only (bytes ->
 TypeError), stored as UTF-8. Wrong sizes -> ValueError / MemoryError (checked
 against physical memory before allocating), bad indices -> IndexError,
 missing keys -> KeyError, strided or mistyped buffers in from_buffer ->
-ValueError. Pickle states are compact bytes, validated on load (ValueError).
+ValueError. IntVector/FloatVector.copy_from_buffer(buf) copies exactly len(v)
+elements into the existing storage (nothing allocated). copy_limit(kind, n)
+times memcpy into a warm buffer or malloc+memcpy+free in C++ (the copy limits). Pickle states are compact bytes, validated on load (ValueError).
 
 An instance made with cls.__new__(cls) and never initialised raises TypeError
 ("cls.__init__ was not called") when used, instead of reading uninitialised

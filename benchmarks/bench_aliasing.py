@@ -1,4 +1,6 @@
-"""Theano-style borrow vs copy: time, GB/s and fraction of the memcpy limit, per backend.
+"""Theano-style borrow vs copy: time per call, and for copies GB/s and the fraction of the C++ limit
+of the same kind (memcpy into a warm buffer, or allocate-and-copy), per backend. A borrow copies
+nothing: its track_gbps and fractions are NaN (asv shows n/a), its time is time_operation.
 
 Parametrised by backend x operation x borrow x size. A backend missing from the
 environment (Theano 1.0.5 and PyTensor live in different asv environments)
@@ -8,6 +10,7 @@ The GPU class takes a device parameter; with no CUDA device its "gpu" half skips
 """
 import os
 
+from harness.core import limits
 from harness.errors import BackendMissing
 from harness.topics.aliasing import backends, conformance, measure, workloads
 
@@ -54,12 +57,11 @@ class Operations:
 
     track_gbps.unit = "GB/s"
 
-    def track_fraction_of_copyto(self, backend, operation, borrow, size):
-        limit = measure.measure_limit(size)["gbps"]
+    def track_fraction_of_limit(self, backend, operation, borrow, size):
         return measure.measure_op(self.b, operation, borrow, size, src=self.src,
-                                     limit_gbps=limit)["fraction_of_limit"]
+                                  limit_gbps=_limit(self.b.limit_for(operation, borrow), size))["fraction_of_limit"]
 
-    track_fraction_of_copyto.unit = "ratio"
+    track_fraction_of_limit.unit = "ratio"
 
 
 class CallRate:
@@ -80,8 +82,16 @@ class CallRate:
     track_calls_per_second.unit = "calls/s"
 
 
+def _limit(name, size):
+    """GB/s of a C++ limit at one size (None for an operation that copies nothing)."""
+    if name is None:
+        return None
+    return next(r["gbps"] for r in measure.measure_limits(max(size // 8, 1) * 8) if r["limit"] == name)
+
+
 class Reference:
-    """numpy: copy vs view, and numpy.copyto (the limit every copy is compared with)."""
+    """numpy: copy vs view, and numpy.copyto into an existing array (through a Python call: a copy
+    of its kind, not a limit)."""
 
     params = [SIZES]
     param_names = ["size"]
@@ -94,15 +104,38 @@ class Reference:
         self.src.copy()
 
     def track_copyto_gbps(self, size):
-        return measure.measure_limit(size)["gbps"]
+        return measure.measure_op(self.b, "copyto", False, size, src=self.src)["gbps"]
 
     track_copyto_gbps.unit = "GB/s"
 
-    def track_copy_fraction_of_copyto(self, size):
-        limit = measure.measure_limit(size)["gbps"]
-        return measure.measure_op(self.b, "copy", False, size, src=self.src, limit_gbps=limit)["fraction_of_limit"]
+    def track_copy_fraction_of_limit(self, size):
+        return measure.measure_op(self.b, "copy", False, size, src=self.src,
+                                  limit_gbps=_limit(limits.ALLOC_COPY, size))["fraction_of_limit"]
 
-    track_copy_fraction_of_copyto.unit = "ratio"
+    track_copy_fraction_of_limit.unit = "ratio"
+
+    def track_copyto_fraction_of_limit(self, size):
+        return measure.measure_op(self.b, "copyto", False, size, src=self.src,
+                                  limit_gbps=_limit(limits.MEMCPY_WARM, size))["fraction_of_limit"]
+
+    track_copyto_fraction_of_limit.unit = "ratio"
+
+
+class Limits:
+    """The C++ copy limits (no Python call in the timed loop): GB/s of the fastest sample."""
+
+    params = [list(limits.LIMITS), SIZES]
+    param_names = ["limit", "size"]
+
+    def setup(self, limit, size):
+        reason = limits.unavailable()
+        if reason:
+            raise NotImplementedError(reason)
+
+    def track_gbps(self, limit, size):
+        return limits.measure(limit, size)["gbps"]
+
+    track_gbps.unit = "GB/s"
 
 
 class Conformance:
@@ -162,7 +195,7 @@ class DeviceOperations:
         lim_name = self.b.limit_for(operation, borrow)
         limit = self.limits.get(lim_name, {}).get(size)
         if limit is None:
-            limit = measure.measure_limit(size)["gbps"]
+            limit = _limit(lim_name, size)
         return measure.measure_op(self.b, operation, borrow, size, src=self.src,
                                      limit_gbps=limit)["fraction_of_limit"]
 

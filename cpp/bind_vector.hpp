@@ -74,6 +74,27 @@ bool fill_from_buffer(Vec& data, PyObject* o, bool strict, const char* where) {
     return true;
 }
 
+// v.copy_from_buffer(buffer): a copy into the existing container (its storage kept, nothing
+// allocated): exactly len(v) elements of the element dtype, one memcpy, the GIL released. The
+// bulk path's copy into an existing buffer, the counterpart of numpy.copyto (from_buffer allocates).
+template <class Elem, class Vec>
+void copy_into_vector(Vec& data, PyObject* o, const char* where) {
+    using T = typename Elem::T;
+    BufferView bv;
+    get_exact_buffer(bv, o, Elem::buffer_kind, 1, true, where);
+    const Py_buffer& v = bv.view();
+    const std::size_t n = static_cast<std::size_t>(v.len) / sizeof(T);
+    if (n != data.size()) {
+        raise(PyExc_ValueError, std::string(where) + " copies into the existing storage: it needs exactly len(self) = " +
+                                    std::to_string(data.size()) + " elements, got " + std::to_string(n) +
+                                    " (from_buffer builds a container of any length)");
+    }
+    if (n) {
+        py::gil_scoped_release nogil;
+        std::memcpy(data.data(), v.buf, n * sizeof(T));  // the containers export no buffer: no overlap
+    }
+}
+
 // FloatMatrix: a 2-D C-contiguous float64 buffer, one memcpy per row.
 inline bool fill_matrix_from_buffer(Matrix& data, PyObject* o, bool strict, const char* where) {
     BufferView bv;
@@ -314,6 +335,13 @@ void vector_from_buffer(py::class_<VecBox<Elem>>& c, const char* cls) {
         def_from_buffer(c, cls, fill_from_buffer<Elem, typename VecBox<Elem>::container_type>,
                         "Bulk copy (memcpy, GIL released) of a 1-D C-contiguous buffer of exactly the element dtype. "
                         "Anything else is refused with ValueError: no silent conversion or gather.");
+        const std::string where = std::string(cls) + ".copy_from_buffer";
+        c.def(
+            "copy_from_buffer",
+            [where](VecBox<Elem>& b, py::object obj) { copy_into_vector<Elem>(b.data, obj.ptr(), where.c_str()); },
+            py::arg("buffer"),
+            "Copy a 1-D C-contiguous buffer of exactly len(self) elements of the element dtype into the existing "
+            "storage (one memcpy, GIL released, nothing allocated); ValueError otherwise.");
     }
 }
 

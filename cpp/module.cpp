@@ -19,6 +19,7 @@ void bind_vectors(py::module_& m);
 void bind_maps(py::module_& m);
 void bind_sets(py::module_& m);
 void bind_block_set(py::module_& m);
+void bind_limits(py::module_& m);
 
 namespace {
 
@@ -186,7 +187,9 @@ str (NaN is stored and never compares equal); strings are str only (bytes ->
 TypeError), stored as UTF-8. Wrong sizes -> ValueError / MemoryError (checked
 against physical memory before allocating), bad indices -> IndexError,
 missing keys -> KeyError, strided or mistyped buffers in from_buffer ->
-ValueError. Pickle states are compact bytes, validated on load (ValueError).
+ValueError. IntVector/FloatVector.copy_from_buffer(buf) copies exactly len(v)
+elements into the existing storage (nothing allocated). copy_limit(kind, n)
+times memcpy into a warm buffer or malloc+memcpy+free in C++ (the copy limits). Pickle states are compact bytes, validated on load (ValueError).
 
 An instance made with cls.__new__(cls) and never initialised raises TypeError
 ("cls.__init__ was not called") when used, instead of reading uninitialised
@@ -200,6 +203,7 @@ call (to_python under ulimit -v) raises MemoryError.)doc";
     mh::bind_maps(m);
     mh::bind_sets(m);
     mh::bind_block_set(m);
+    mh::bind_limits(m);
     m.def("global_counters", &mh::global_counters_dict,
           "Counters summed over every counting allocator in the process (atomic): requested, allocated, "
           "usable, live_allocations, peak_requested, peak_allocated, total_allocations, allocated_nominal, and "

@@ -186,8 +186,8 @@ if [ "$LIGHT" = 1 ]; then
         -b '^bench_containers\.BytesPerElement\.'
         -b '^bench_allocator\.'
         -b '^bench_cpp_containers\.BytesPerElement\.'
-        -b '^bench_aliasing\.(Conformance|CallRate|Reference)\.'
-        -b '^bench_aliasing\.Operations\.track_gbps\(.*, 1000000\)$'
+        -b '^bench_aliasing\.(Conformance|CallRate|Reference|Limits)\.'
+        -b '^bench_aliasing\.Operations\.(track_gbps|time_operation)\(.*, 1000000\)$'
         -b "^bench_pickle\\.(PickleMemory\\.track_(pickled_bytes|dump_peak)|PickleTime\\.time_dump)\\('(list-int|numpy)', 1048576, '(dumps-p4|dumps-p5|oob-p5)'\\)"
     )
 fi

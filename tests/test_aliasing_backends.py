@@ -54,7 +54,24 @@ def test_no_case_raises(rows):
 
 def test_rows_are_judged_by_the_rules(rows):
     for r in rows.values():
-        assert r["conforms"] == C.judge(r["promise"], r["shares_memory"], r["same_object"], r["result_type"])
+        if r["promise"] == C.SAFE:  # told by the case: results right and the held object unchanged
+            assert r["conforms"] == (r["results_right"] and not r["overwritten"])
+        else:
+            assert r["conforms"] == C.judge(r["promise"], r["shares_memory"], r["same_object"], r["result_type"])
+
+
+def test_the_held_internal_object_row_matches_the_library(backend, rows):
+    # read the library directly: does its update change the held internal object in place?
+    s = backend.shared(np.arange(8.0))
+    r = backend.get_value(s, borrow=True, return_internal_type=True)
+    before = np.array(backend.to_host(r), copy=True)
+    backend.function_update(s)()
+    backend.sync()
+    changed = not np.array_equal(backend.to_host(r), before)
+    row = rows[CaseId.INTERNAL_HELD]
+    assert row["overwritten"] == changed and row["results_right"] is True
+    twice = rows[CaseId.GET_TWICE]
+    assert twice["same_object"] == (backend.get_value(s) is backend.get_value(s))
 
 
 def test_constructor_rows_match_the_library(backend, rows):
@@ -104,8 +121,15 @@ def test_throughput_every_operation(backend):
     out = T.measure_throughput(backend, [4000], repeat=2, min_time=0.001)
     got = {(r["operation"], r["borrow"]) for r in out["throughput"]}
     assert got == {(op, b) for op in backend.operations for b in (False, True)}
+    first = {}
+    for lim in out["limits"]:  # measured before the operations (and again after them)
+        first.setdefault(lim["limit"], lim["gbps"])
     for r in out["throughput"]:
-        assert r["gbps"] > 0 and r["fraction_of_limit"] == pytest.approx(r["gbps"] / out["limits"][0]["gbps"])
+        if r["borrow"]:  # copies nothing: a time per call, no GB/s
+            assert r["limit"] is None and np.isnan(r["gbps"]) and r["median_s"] > 0
+        else:
+            assert r["limit"] == "alloc+copy" and r["gbps"] > 0
+            assert r["fraction_of_limit"] == pytest.approx(r["gbps"] / first["alloc+copy"])
 
 
 def test_call_borrow_returns_the_input_where_the_table_says_so(backend, rows):

@@ -7,9 +7,10 @@ shared variable):
 1. conformance: for each operation and flag combination, whether the result shares memory with
    the input or with the shared variable's storage, whether it is the same object, and whether
    that keeps the tutorial's promise (``conformance.py``);
-2. throughput: time and GB/s of each operation, borrow vs copy, as a fraction of
-   ``numpy.copyto`` measured in the same run (on a GPU: of the transfer limits), and calls per
-   second for small arrays (``measure.py``).
+2. throughput: time per call of each operation, borrow vs copy, with its spread, from
+   ``timing.PROCESSES`` processes; a copy's GB/s as a fraction of the limit of the same kind timed
+   in C++ in the same run (``harness.core.limits``; on a GPU: the transfer limits); calls per
+   second for small arrays (``measure.py``, ``timed.py``).
 
 Each backend is one case, measured in its own child process with the environment it needs
 (``THEANO_FLAGS`` for Theano) and, when asked, another interpreter
@@ -23,7 +24,9 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from harness.core.limits import MAX_FRACTION, THP_PATH, thp_mode
 from harness.core.optional import INSTALL
+from harness.core.timing import ALPHA, PROCESSES
 from harness.errors import HarnessError
 from harness.topic import Case, Plan, Row, Skip, kind
 from harness.topics.aliasing import workloads as W
@@ -39,10 +42,11 @@ HELP = "Theano-style borrow vs copy: what aliases and what it costs (Theano 1.0.
 DESCRIPTION = HELP + """
 
 Prints two tables: conformance (does each operation alias, and does that keep
-the Theano aliasing tutorial's promise) and throughput (time and GB/s of each
-operation, borrow vs copy, as a fraction of numpy.copyto measured in the same
-run), plus the limits, calls per second for small arrays and the harness's own
-timing overhead. Backends that are not installed are skipped with a note
+the Theano aliasing tutorial's promise) and throughput (time per call of each
+operation, borrow vs copy, with its spread and whether the difference is
+significant; a copy's GB/s as a fraction of the C++ limit of the same kind:
+memcpy into a warm buffer, or allocate-and-copy), plus the limits, calls per
+second for small arrays and the harness's own timing overhead. Backends that are not installed are skipped with a note
 saying how to install them; the numpy reference (copy vs view) always runs.
 
 Theano 1.0.5 needs CPython <= 3.11 and numpy 1.23 (3.8: numpy < 1.22): install
@@ -50,9 +54,12 @@ it in its own virtualenv and point --python at it, e.g.
   memharness aliasing --python theano=/tmp/v-theano/bin/python
 """
 
-GBPS_NOTE = ("GB/s counts the array's bytes once per call; copy_vs_limit is the copy's GB/s over the limit "
-             "measured in the same process at the same size (copyto: numpy.copyto into a preallocated "
-             "array); borrow_speedup = copy time / borrow time")
+GBPS_NOTE = ("times are medians over every sample of %d processes (IQR beside them); GB/s counts the array's "
+             "bytes once per call, for copies only (a borrow copies nothing: time and speed-up); copy_vs_limit "
+             "is the copy's GB/s over the fastest sample of the C++ limit of the same kind at the same size "
+             "(memcpy warm: into an existing buffer; alloc+copy: malloc, memcpy, free), above %.2f flagged as "
+             "a measurement error; borrow_speedup = copy time / borrow time, 'faster' only when a Mann-Whitney "
+             "test is significant (p < %g)" % (PROCESSES, MAX_FRACTION, ALPHA))
 ALL_BACKENDS = W.CPU_BACKENDS + W.GPU_BACKENDS
 
 
@@ -63,7 +70,8 @@ class Options:
     backends: Optional[Sequence[str]] = None  # None: every backend of the device
     device: str = "cpu"  # cpu or gpu
     sizes: Sequence[int] = W.DEFAULT_SIZES  # array sizes in bytes (kept sorted, each once)
-    repeat: int = 5  # timing samples per figure
+    repeat: int = 5  # timing samples per figure and process
+    processes: int = PROCESSES  # timed children per backend, their samples merged
     min_time: float = 0.01  # shortest timed sample, seconds
     only: Optional[str] = None  # "conformance" or "throughput": measure only that
     pythons: Dict[str, str] = field(default_factory=dict)  # backend (or "*") -> interpreter
@@ -131,7 +139,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="array sizes in bytes (default: 4KB,64KB,1MB,64MB)")
     parser.add_argument("--large", action="store_true",
                         help="add 16MB, 256MB and 512MB (needs about 3 GB free and several minutes)")
-    parser.add_argument("--repeat", type=count, default=5, help="timing samples per figure (default 5)")
+    parser.add_argument("--repeat", type=count, default=5,
+                        help="timing samples per figure in each of the %d timed processes (default 5)" % PROCESSES)
     parser.add_argument("--min-time", type=_positive_float, default=0.01, metavar="SECONDS",
                         help="shortest timed sample; loops are calibrated to it (default 0.01)")
     parser.add_argument("--only", choices=("conformance", "throughput"),
@@ -207,11 +216,21 @@ def execute(case: Case, o: Options) -> Mapping[str, List[Row]]:
 
     p = case.params
     return run_backend(p["backend"], p["python"], sizes=o.sizes, repeat=o.repeat, min_time=o.min_time,
-                       conformance=p["conformance"], throughput=p["throughput"], timeout=o.timeout)
+                       conformance=p["conformance"], throughput=p["throughput"], timeout=o.timeout,
+                       processes=o.processes)
 
 
 def finish(rows: "Rows", o: Options) -> "Rows":
-    return rows
+    """Add the ``devices`` row: what this run measured on, and why the GPU claims were not measured
+    where they were not (no CUDA device, or a CPU run)."""
+    import pandas as pd
+
+    from harness.topics.aliasing.gpu import no_device_reason
+
+    why = no_device_reason() if o.device == "cpu" else None
+    out = dict(rows)
+    out["devices"] = pd.DataFrame([{"device": o.device, "cuda": why is None, "reason": why or ""}])
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -223,7 +242,8 @@ def meta(rows: "Rows", o: Options) -> Dict[str, Any]:
     for _, r in kind(rows, "backends").iterrows():
         backends[r["backend"]] = {"versions": dict(r["versions"] or {}), "python": r["python"],
                                   "interpreter": r["interpreter"], "seconds": r["seconds"]}
-    return {"device": o.device, "sizes": list(o.sizes), "backends": backends}
+    return {"device": o.device, "sizes": list(o.sizes), "backends": backends, "processes": o.processes,
+            "transparent_hugepages": thp_mode()}
 
 
 def notes(rows: "Rows", o: Options) -> List[str]:
@@ -235,28 +255,42 @@ def notes(rows: "Rows", o: Options) -> List[str]:
                                                         info["python"], info["seconds"]))
     if len(kind(rows, "throughput")):
         out.append(GBPS_NOTE)
+        out.append("transparent huge pages (%s): %s" % (THP_PATH, thp_mode()))
+    lim = kind(rows, "limits")
+    if "why" in lim:
+        for b, why in dict(zip(lim["backend"], lim["why"])).items():
+            if isinstance(why, str) and why:
+                out.append("%s: limits %s (no fraction of a limit)" % (b, why))
     return out
 
 
 def from_asv(tracked: "pd.DataFrame") -> "Rows":
-    """Throughput rows from ``bench_aliasing.Operations.track_gbps`` (backend, operation, borrow,
-    size): GB/s, and the median time it implies (the borrow-vs-copy speed-up is their ratio)."""
+    """Throughput rows from ``bench_aliasing.Operations.time_operation`` (backend, operation, borrow,
+    size): asv's median seconds per call (results older than that benchmark: the median that
+    ``track_gbps`` implies). asv keeps one figure per benchmark, no samples: a time comparison from
+    these rows is never significant (the claims say so)."""
     import math
 
     import pandas as pd
 
-    rows = []
+    found: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
     for bench, args, value in zip(tracked["benchmark"], tracked["args"], tracked["value"]):
-        if bench != "bench_aliasing.Operations.track_gbps" or len(args) != 4:
+        name = bench.rsplit(".", 1)[-1]
+        if not bench.startswith("bench_aliasing.Operations.") or name not in ("time_operation", "track_gbps"):
+            continue
+        if len(args) != 4:
             continue
         backend, op, borrow, size = args
         if (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
                 or value <= 0 or not isinstance(size, int) or not isinstance(borrow, bool)):
             continue
         nbytes = max(size // 8, 1) * 8
-        rows.append({"backend": backend, "device": "cpu", "operation": op, "borrow": borrow, "bytes": nbytes,
-                     "gbps": float(value), "median_s": nbytes / float(value) / 1e9})
-    return {"throughput": pd.DataFrame(rows)}
+        median = float(value) if name == "time_operation" else nbytes / float(value) / 1e9
+        key = (backend, op, borrow, nbytes)
+        if name == "time_operation" or key not in found:
+            found[key] = {"backend": backend, "device": "cpu", "operation": op, "borrow": borrow, "bytes": nbytes,
+                          "median_s": median}
+    return {"throughput": pd.DataFrame(list(found.values()))}
 
 
 # The name AliasingTopic's methods annotate with: inside its class body ``Options`` is the class

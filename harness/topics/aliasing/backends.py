@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from harness.core.optional import INSTALL
 from harness.errors import BackendMissing
-from harness.topics.aliasing.workloads import CPU_BACKENDS, GPU_BACKENDS, theano_env
+from harness.topics.aliasing.workloads import CPU_BACKENDS, GPU_BACKENDS, cpu_limit, theano_env
 
 
 def _missing(name: str, reason: str) -> BackendMissing:
@@ -166,9 +166,10 @@ class Backend:
 
         return functools.partial(f, x)
 
-    def limit_for(self, op: str, borrow: bool) -> str:
-        """The name of the limit an operation is compared with (``copyto`` on the CPU)."""
-        return "copyto"
+    def limit_for(self, op: str, borrow: bool) -> Optional[str]:
+        """The limit of the same kind an operation is compared with (on the CPU: the C++ limits of
+        harness.core.limits), or None where it copies nothing (no GB/s, time per call only)."""
+        return cpu_limit(op, borrow)
 
     def device_api(self) -> Any:
         """The device API (harness.topics.aliasing.gpu) whose transfer limits apply, or None on the CPU."""
@@ -344,9 +345,13 @@ class PyTensorJax(TheanoLike):
 
         return np.array(x, copy=True)
 
-    def limit_for(self, op: str, borrow: bool) -> str:
-        # shared values stay on the host; a call uploads its input to the device
-        return "h2d pageable" if (self.device == "gpu" and op == "call") else "copyto"
+    @property
+    def operations(self) -> Tuple[str, ...]:  # type: ignore[override]
+        return Backend.operations + (("set_value_strided",) if self.device == "gpu" else ())
+
+    def limit_for(self, op: str, borrow: bool) -> Optional[str]:
+        # shared values stay on the host; a call uploads its input to the device, borrowed or not
+        return "h2d pageable" if (self.device == "gpu" and op == "call") else cpu_limit(op, borrow)
 
     def device_api(self) -> Any:
         if self.device != "gpu":

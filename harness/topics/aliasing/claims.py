@@ -6,81 +6,46 @@ returns ``(verdict, evidence)``, or None where the rows hold none of the cases i
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from harness.claims import Claim
+from harness.claims import Judgement as ClaimJudgement
 from harness.core.units import size_label
 from harness.core.verdict import tally
 from harness.topic import kind
+from harness.topics.aliasing.claims_model import MODEL_CLAIMS
 from harness.topics.aliasing.conformance import CaseId
-from harness.topics.aliasing.workloads import BORROW_FASTER, MAX_OVERHEAD, OVERHEAD_SIZE
+from harness.topics.aliasing.reading import agree, borrow_pairs, borrow_speedups, by_backend, listing, p_text, significance
+from harness.topics.aliasing.workloads import MAX_OVERHEAD
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
 
     from harness.topic import Rows
 
-Judgement = Optional[Tuple[str, str]]
-
-
-# --------------------------------------------------------------------------
-# Reading the rows
-
-
-def case_rows(rows: "Rows", case_id: str) -> "pd.DataFrame":
-    """The conformance rows of one case (every backend), or an empty frame."""
-    conf = kind(rows, "conformance")
-    if conf.empty or "case_id" not in conf:
-        return conf.iloc[0:0]
-    return conf[conf["case_id"] == case_id]
-
-
-def by_backend(rows: "Rows", case_id: str, col: str = "shares_memory") -> Dict[str, Any]:
-    """{backend: the column's value} for one case."""
-    return {r["backend"]: r[col] for _, r in case_rows(rows, case_id).iterrows()}
-
-
-def _listing(d: Dict[str, Any], yes: str, no: str) -> str:
-    return "; ".join("%s: %s" % (b, yes if v else no) for b, v in d.items())
-
-
-def _judge(d: Dict[str, Any]) -> str:
-    """Every backend agrees: confirmed; none: refuted; some: partly."""
-    return tally(sum(bool(v) for v in d.values()), len(d))
-
-
-def borrow_speedups(rows: "Rows", operation: str) -> Tuple[Optional[int], Dict[str, float]]:
-    """(largest size timed, {backend: copy time / borrow time there}) of one timed operation."""
-    tput = kind(rows, "throughput")
-    if tput.empty or operation not in set(tput["operation"]):
-        return None, {}
-    op = tput[tput["operation"] == operation]
-    big = op["bytes"].max()
-    speed: Dict[str, float] = {}
-    for b, g in op[op["bytes"] == big].groupby("backend", sort=False):
-        c, w = g[~g["borrow"]]["median_s"], g[g["borrow"]]["median_s"]
-        if len(c) and len(w):
-            speed[b] = float(c.iloc[0] / w.iloc[0])
-    return int(big), speed
+Judgement = Optional[ClaimJudgement]
 
 
 def overhead_shares(rows: "Rows") -> List[Dict[str, Any]]:
-    """Per backend: the empty callable's time against the fastest copy operation at 64 MB (or the
-    largest size measured), in seconds, and their ratio (raw figures of the overhead claim)."""
+    """Per backend and size: the empty callable's time (measured at that size; a row without a size
+    applies to every size) against the fastest operation timed there through the same path (copy or
+    borrow), in seconds, and their ratio."""
     overhead, tput = kind(rows, "overhead"), kind(rows, "throughput")
     if overhead.empty or tput.empty:
         return []
     out = []
-    for _, oh in overhead.iterrows():
-        mine = tput[(tput["backend"] == oh["backend"]) & (~tput["borrow"])]
-        if mine.empty:
-            continue
-        at = OVERHEAD_SIZE if (mine["bytes"] >= OVERHEAD_SIZE).any() else mine["bytes"].max()
-        sel = mine[mine["bytes"] == (mine[mine["bytes"] >= at]["bytes"].min())]
-        worst = sel.loc[(oh["median_s"] / sel["median_s"]).idxmax()]
-        out.append({"backend": oh["backend"], "empty_call_s": oh["median_s"], "bytes": worst["bytes"],
-                    "operation": worst["operation"], "op_s": worst["median_s"],
-                    "fraction": oh["median_s"] / worst["median_s"]})
+    for b, ohs in overhead.groupby("backend", sort=False):
+        at = {int(n): float(m) for n, m in zip(ohs["bytes"], ohs["median_s"]) if n == n} if "bytes" in ohs else {}
+        anywhere = None if at else ohs["median_s"].iloc[0]
+        mine = tput[tput["backend"] == b]
+        for nbytes in sorted(set(int(n) for n in mine["bytes"])):
+            oh = at.get(nbytes, anywhere)
+            if oh is None:
+                continue
+            g = mine[mine["bytes"] == nbytes]
+            fastest = g.iloc[int(g["median_s"].to_numpy().argmin())]
+            out.append({"backend": b, "empty_call_s": oh, "bytes": nbytes, "operation": fastest["operation"],
+                        "borrow": bool(fastest["borrow"]), "op_s": fastest["median_s"],
+                        "fraction": oh / fastest["median_s"]})
     return out
 
 
@@ -92,16 +57,24 @@ def shared_borrow_aliases(rows: "Rows") -> Judgement:
     d = by_backend(rows, CaseId.SHARED_BORROW)
     if not d:
         return None
-    return _judge(d), _listing(d, "aliases", "copies")
+    return agree(d), listing(d, "aliases", "copies")
 
 
 def shared_borrow_faster(rows: "Rows") -> Judgement:
-    big, speed = borrow_speedups(rows, "shared")
-    if big is None or not speed:  # no size timed implies no speedups
+    """Per backend at the largest size: borrow faster, slower or no significant difference
+    (timing.compare on every sample of both); every backend faster: confirmed, none: refuted."""
+    big, pairs = borrow_pairs(rows, "shared")
+    if big is None or not pairs:
         return None
-    ok = {b: s >= BORROW_FASTER for b, s in speed.items()}
-    return _judge(ok), "at %s, borrow is %s faster than the copy" % (
-        size_label(big), "; ".join("%s: %.3gx" % (b, s) for b, s in speed.items()))
+    tests = {b: significance(w, c) for b, (c, w) in pairs.items()}
+    if not any(t["p"] == t["p"] for t in tests.values()):
+        return "inconclusive", "at %s, too few samples to test a difference (%s)" % (
+            size_label(big), "; ".join("%s: %s" % (b, t["why"]) for b, t in tests.items()))
+    said = {"a": "borrow faster", "b": "borrow slower", None: "no significant difference"}
+    verdict = agree({b: t["faster"] == "a" for b, t in tests.items()})
+    return verdict, "at %s, copy time / borrow time: %s" % (size_label(big), "; ".join(
+        "%s: %.3gx, %s (%s)" % (b, t["ratio"], said[t["faster"]], p_text(t)) for b, t in tests.items())), \
+        "; ".join("%s %.3gx" % (b, t["ratio"]) for b, t in tests.items())
 
 
 def shared_never_aliased(rows: "Rows") -> Judgement:
@@ -113,7 +86,7 @@ def shared_never_aliased(rows: "Rows") -> Judgement:
     copies_alias = any(d0.values())
     verdict = "confirmed" if not aliased and not copies_alias else ("partly" if not copies_alias else "refuted")
     return verdict, "two shared(v) from one array: %s; two shared(v, borrow=True): %s" % (
-        _listing(d0, "share memory", "separate"), _listing(d, "share memory", "separate"))
+        listing(d0, "share memory", "separate"), listing(d, "share memory", "separate"))
 
 
 def get_value_internal(rows: "Rows") -> Judgement:
@@ -122,8 +95,8 @@ def get_value_internal(rows: "Rows") -> Judgement:
     if not d_int or not d_copy:
         return None
     ok = {b: bool(d_int.get(b)) and bool(d_copy.get(b)) for b in d_int}
-    return _judge(ok), "internal object: %s; get_value() separate: %s" % (
-        _listing(d_int, "yes", "no"), _listing(d_copy, "yes", "no"))
+    return agree(ok), "internal object: %s; get_value() separate: %s" % (
+        listing(d_int, "yes", "no"), listing(d_copy, "yes", "no"))
 
 
 def set_value_borrow(rows: "Rows") -> Judgement:
@@ -132,11 +105,11 @@ def set_value_borrow(rows: "Rows") -> Judgement:
         return None
     dm = by_backend(rows, CaseId.SET_BORROW_DTYPE)
     nc = by_backend(rows, CaseId.SET_BORROW_NONCONTIG)
-    verdict = _judge(d)
+    verdict = agree(d)
     if verdict == "confirmed" and (not all(dm.values()) or not all(nc.values())):
         verdict = "partly"
     return verdict, "same dtype: %s; float32 into float64: %s; non-contiguous: %s" % (
-        _listing(d, "reused", "copied"), _listing(dm, "reused", "copied"), _listing(nc, "reused", "copied"))
+        listing(d, "reused", "copied"), listing(dm, "reused", "copied"), listing(nc, "reused", "copied"))
 
 
 def inplace_update(rows: "Rows") -> Judgement:
@@ -148,7 +121,7 @@ def inplace_update(rows: "Rows") -> Judgement:
     if big is not None and speed:  # no size timed implies no speedups
         extra = "; at %s it is faster than get_value()/set_value() copies by: %s" % (
             size_label(big), ", ".join("%s %.3gx" % (b, s) for b, s in speed.items()))
-    return _judge(d), _listing(d, "buffer kept", "new buffer") + extra
+    return agree(d), listing(d, "buffer kept", "new buffer") + extra
 
 
 def in_out_borrow(rows: "Rows") -> Judgement:
@@ -158,14 +131,14 @@ def in_out_borrow(rows: "Rows") -> Judgement:
     in_only = by_backend(rows, CaseId.IDENTITY_BORROW_COPY)
     ob = by_backend(rows, CaseId.OUT_BORROW_TWO_CALLS)
     ob_nogc = by_backend(rows, CaseId.OUT_BORROW_TWO_CALLS_NOGC)
-    verdict = _judge(d)
+    verdict = agree(d)
     if verdict == "confirmed" and not all(ob.values()):
         verdict = "partly"
     return verdict, ("output is the input (identity): %s; In(borrow) alone: %s; Out(borrow) output buffer reused "
                      "across calls: %s%s" % (
-                         _listing(d, "yes", "no"), _listing(in_only, "aliases", "still copies"),
-                         _listing(ob, "yes", "no"),
-                         ("; with a no-gc linker: " + _listing(ob_nogc, "yes", "no")) if ob_nogc else ""))
+                         listing(d, "yes", "no"), listing(in_only, "aliases", "still copies"),
+                         listing(ob, "yes", "no"),
+                         ("; with a no-gc linker: " + listing(ob_nogc, "yes", "no")) if ob_nogc else ""))
 
 
 def ndarray_after_update(rows: "Rows") -> Judgement:
@@ -173,19 +146,27 @@ def ndarray_after_update(rows: "Rows") -> Judgement:
     if not d:
         return None
     types = by_backend(rows, CaseId.AFTER_UPDATE_COPY, "result_type")
-    return _judge(d), "; ".join("%s: %s" % (b, t) for b, t in types.items())
+    return agree(d), "; ".join("%s: %s" % (b, t) for b, t in types.items())
 
 
 def timing_overhead(rows: "Rows") -> Judgement:
+    """The sizes where the empty call stays under MAX_OVERHEAD of the fastest operation timed there
+    (every backend): all of them confirmed, none refuted, some partly."""
     shares = overhead_shares(rows)
     if not shares:
         return None
-    worst = max(shares, key=lambda r: r["fraction"])  # the first of equals, as idxmax
-    ok = all(r["fraction"] < MAX_OVERHEAD for r in shares)
-    return ("confirmed" if ok else "refuted",
-            "empty callable through the same timing path: %.3g ns vs %s %s in %.4g us (%.2g%%, worst backend %s)" % (
-                worst["empty_call_s"] * 1e9, worst["operation"], size_label(worst["bytes"]), worst["op_s"] * 1e6,
-                100 * worst["fraction"], worst["backend"]))
+    by_size: Dict[int, List[Dict[str, Any]]] = {}
+    for r in shares:
+        by_size.setdefault(r["bytes"], []).append(r)
+    under = [n for n, rs in by_size.items() if all(r["fraction"] < MAX_OVERHEAD for r in rs)]
+    over = [n for n in by_size if n not in under]
+    worst = {n: max(by_size[n], key=lambda r: r["fraction"]) for n in over}
+    text = "under %d%% at: %s; over at: %s" % (
+        round(100 * MAX_OVERHEAD), ", ".join(size_label(n) for n in under) or "no size", "; ".join(
+            "%s (%s %s%s: %.3g ns of %.3g ns, %.2g%%)" % (
+                size_label(n), w["backend"], w["operation"], " borrow" if w["borrow"] else "",
+                w["empty_call_s"] * 1e9, w["op_s"] * 1e9, 100 * w["fraction"]) for n, w in worst.items()) or "no size")
+    return tally(len(under), len(by_size)), text
 
 
 _CONF = ("conformance.case_id", "conformance.backend")
@@ -193,8 +174,8 @@ CLAIMS = [
     Claim("aliasing.shared_borrow", "shared(value, borrow=True) aliases value instead of deep-copying it",
           _CONF + ("conformance.shares_memory",), shared_borrow_aliases),
     Claim("aliasing.shared_borrow_faster", "shared(value, borrow=True) is faster for large objects",
-          ("throughput.operation", "throughput.borrow", "throughput.bytes", "throughput.median_s"),
-          shared_borrow_faster),
+          ("throughput.operation", "throughput.borrow", "throughput.bytes", "throughput.median_s",
+           "throughput.values"), shared_borrow_faster),
     Claim("aliasing.shared_not_aliased", "shared variables are never aliased to one another",
           _CONF + ("conformance.shares_memory",), shared_never_aliased),
     Claim("aliasing.get_value_internal",
@@ -210,6 +191,6 @@ CLAIMS = [
     Claim("aliasing.get_value_ndarray", "get_value() returns a numpy.ndarray, also after a compiled update",
           _CONF + ("conformance.conforms", "conformance.result_type"), ndarray_after_update),
     Claim("aliasing.timing_overhead",
-          "the harness's own timing overhead is under 5% of a copy at 64 MB (or the largest size measured)",
-          ("overhead.median_s", "throughput.median_s", "throughput.bytes"), timing_overhead),
-]
+          "the harness's own timing overhead is under 5% of the fastest operation it times, at every size",
+          ("overhead.median_s", "throughput.median_s", "throughput.bytes", "throughput.operation"), timing_overhead),
+] + MODEL_CLAIMS

@@ -15,6 +15,9 @@ Promises (``PROMISES``):
   returns the stored object itself.
 * ``is a numpy.ndarray``: ``get_value`` without ``return_internal_type`` returns
   an ndarray ("for tensor, it will always return a ndarray by default").
+* ``safe unmodified``: the internal object, held and never modified, leaves the library's results
+  right and is not changed under its holder (the row's ``conforms``: the results were right;
+  ``overwritten``: the held object changed).
 
 Child-side module: numpy and the backend only, CPython 3.8 syntax.
 """
@@ -28,7 +31,8 @@ MUST_NOT = "must not alias"
 MAY = "may alias"
 INTERNAL = "is the internal object"
 NDARRAY = "is a numpy.ndarray"
-PROMISES = (MUST_NOT, MAY, INTERNAL, NDARRAY)
+SAFE = "safe unmodified"
+PROMISES = (MUST_NOT, MAY, INTERNAL, NDARRAY, SAFE)
 
 
 class CaseId:
@@ -65,6 +69,8 @@ class CaseId:
     TWO_FUNCTIONS_BORROW = "two_functions_borrow"
     AFTER_UPDATE_COPY = "after_update_copy"
     AFTER_UPDATE_BORROW = "after_update_borrow"
+    GET_TWICE = "get_twice"  # get_value() twice: one object or two
+    INTERNAL_HELD = "internal_held"  # the internal object held, unmodified, across a read and an update
 
     @staticmethod
     def identity(in_borrow: bool, out_borrow: bool) -> str:
@@ -74,11 +80,12 @@ class CaseId:
 CASE_IDS = tuple(v for k, v in vars(CaseId).items() if k.isupper())
 
 # The rows as the "conformance rows" table shows them; a row also has case_id, raised (the case
-# raised an exception, told in note) and overwritten (two-calls cases: was r1 overwritten by the
-# second call; None elsewhere)
+# raised an exception, told in note), overwritten (two-calls cases: was r1 overwritten by the
+# second call; internal_held: was the held object changed; None elsewhere) and results_right
+# (internal_held: were the library's results right while the object was held; None elsewhere)
 COLUMNS = ["backend", "case", "operation", "compared_with", "result_type", "same_object",
            "shares_memory", "promise", "conforms", "note"]
-ROW_COLUMNS = COLUMNS[:2] + ["case_id"] + COLUMNS[2:] + ["raised", "overwritten"]
+ROW_COLUMNS = COLUMNS[:2] + ["case_id"] + COLUMNS[2:] + ["raised", "overwritten", "results_right"]
 
 
 def judge(promise: str, shares: Optional[bool], same: bool, result_type: str) -> Optional[bool]:
@@ -93,6 +100,8 @@ def judge(promise: str, shares: Optional[bool], same: bool, result_type: str) ->
         return bool(same)
     if promise == NDARRAY:
         return result_type == "numpy.ndarray"
+    if promise == SAFE:
+        return None  # told by the case itself (internal_held): not by aliasing
     raise ValueError("unknown promise %r" % promise)
 
 
@@ -115,6 +124,7 @@ def _row(backend: str, case: str, case_id: str, operation: str, result: Any, oth
         "note": note,
         "raised": False,
         "overwritten": overwritten,
+        "results_right": None,
     }
 
 
@@ -192,7 +202,32 @@ def get_values(b: Backend, n: int) -> List[Dict[str, Any]]:
             case = "get_value" + ("/borrow" if borrow else "/copy") + ("/internal type" if rit else "")
             cid = "get_%s%s" % ("borrow" if borrow else "copy", "_internal" if rit else "")
             rows.append(_row(b.name, case, cid, "get_value(%s)" % flags, r, b.internal(s), "internal storage", promise))
+    r1, r2 = b.get_value(s), b.get_value(s)
+    rows.append(_row(b.name, "get_value/twice", CaseId.GET_TWICE, "r1 = get_value(); r2 = get_value()", r2, r1,
+                     "r1", MUST_NOT, "one object: %s" % _yes(r1 is r2)))
     return rows
+
+
+def internal_held(b: Backend, n: int) -> List[Dict[str, Any]]:
+    """r = get_value(borrow=True, return_internal_type=True), never modified, held across a function
+    that reads the variable and one that updates it: are the results right, and is r changed?"""
+    import numpy as np
+
+    s = b.shared(_vec(n))
+    r = b.get_value(s, borrow=True, return_internal_type=True)
+    snap = np.array(b.to_host(r), copy=True)
+    read = b.function_return_shared(s, False)()
+    b.function_update(s)()
+    b.sync()
+    right = bool(np.array_equal(b.to_host(read), snap) and np.array_equal(b.to_host(b.get_value(s)), snap + 1))
+    overwritten = not np.array_equal(b.to_host(r), snap)
+    row = _row(b.name, "get_value/internal type/held across an update", CaseId.INTERNAL_HELD,
+               "r = get_value(borrow=True, return_internal_type=True); function([], s)(); "
+               "function([], updates=[(s, s+1)])()", r, b.internal(s), "storage after the update", SAFE,
+               "results right: %s; r changed by the update: %s" % (_yes(right), _yes(overwritten)), overwritten)
+    row["conforms"] = right and not overwritten
+    row["results_right"] = right
+    return [row]
 
 
 # -- set_value
@@ -319,7 +354,7 @@ def after_update(b: Backend, n: int) -> List[Dict[str, Any]]:
 
 # Each case returns its rows (a case that raises becomes a row saying so)
 CASES = (shared_copy, shared_borrow, shared_borrow_noncontig, two_shared, get_values, set_values,
-         inplace_pattern, identity, out_borrow_two_calls, return_shared, after_update)
+         inplace_pattern, identity, out_borrow_two_calls, return_shared, after_update, internal_held)
 
 
 def run_cases(b: Backend, n: int = 1024) -> List[Dict[str, Any]]:
@@ -336,6 +371,6 @@ def run_cases(b: Backend, n: int = 1024) -> List[Dict[str, Any]]:
                 "backend": b.name, "case": case.__name__, "case_id": case.__name__, "operation": case.__name__,
                 "compared_with": "", "result_type": "", "same_object": None, "shares_memory": None, "promise": "",
                 "conforms": None, "note": "raised %s: %s" % (type(exc).__name__, first), "raised": True,
-                "overwritten": None,
+                "overwritten": None, "results_right": None,
             })
     return rows

@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from harness.core.optional import INSTALL
 from harness.core.timing import time_call
@@ -59,6 +59,14 @@ def _device_nodes() -> List[str]:
         return sorted(n for n in os.listdir("/dev") if n.startswith("nvidia") and n[6:].isdigit())
     except OSError:
         return []
+
+
+def no_device_reason() -> Optional[str]:
+    """Why no CUDA device can be here, told without importing a library (no /dev/nvidia* node and no
+    nvidia-smi), or None when one may be (``detect_cuda`` then says whether a library reaches it)."""
+    if _device_nodes() or shutil.which("nvidia-smi"):
+        return None
+    return "no CUDA device: no /dev/nvidia* device node and no nvidia-smi on PATH"
 
 
 def detect_cuda(check_jax: bool = True) -> Dict[str, Any]:
@@ -288,7 +296,7 @@ class CupyShared(Backend):
 
     name = "cupy"
     device = "gpu"
-    operations = ("shared", "get_value", "get_value_internal", "set_value", "update_pattern")
+    operations = ("shared", "get_value", "get_value_internal", "set_value", "set_value_strided", "update_pattern")
 
     def __init__(self, api: DeviceAPI, name: str = "cupy") -> None:
         self.api = api
@@ -317,14 +325,17 @@ class CupyShared(Backend):
     def to_host(self, x: Any) -> Any:
         return self.api.download(x) if self.api.is_device(x) else x
 
-    def limit_for(self, op: str, borrow: bool) -> str:
-        if op in ("shared", "set_value"):
+    def limit_for(self, op: str, borrow: bool) -> Optional[str]:
+        """Host values are uploaded and get_value() downloads, borrowed or not (the model's rules);
+        the internal device array is copied on the device unless borrowed; the update pattern
+        downloads and uploads (no single limit: time per call only)."""
+        if op in ("shared", "set_value", "set_value_strided"):
             return "h2d pageable"
         if op == "get_value":
             return "d2h pageable"
         if op == "get_value_internal":
-            return "d2d"
-        return "copyto"
+            return None if borrow else "d2d"
+        return None
 
     def device_api(self) -> DeviceAPI:
         return self.api
@@ -348,6 +359,7 @@ def measure_device_limits(api: DeviceAPI, sizes: Sequence[int], repeat: int = 5,
             gbps = nb / t["min"] / 1e9  # a limit: the fastest sample (see measure.measure_limit)
             by_limit.setdefault(lim, {})[nbytes] = gbps
             rows.append({"limit": lim, "device": api.space, "bytes": nb, "median_s": t["median"],
-                         "min_s": t["min"], "iqr_s": t["iqr"], "gbps": gbps})
+                         "min_s": t["min"], "iqr_s": t["iqr"], "gbps": gbps, "values": t["values"],
+                         "number": t["number"], "warmups": t["warmups"]})
         del ops
     return by_limit, rows

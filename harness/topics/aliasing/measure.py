@@ -4,14 +4,15 @@
 the parent side that starts it and turns its answer into rows by kind (conformance, throughput,
 limits, overhead, backends). Rows are in raw units: bytes, seconds, GB/s, counts.
 
-Throughput: time and GB/s of each operation, borrow vs copy, against the memcpy limit.
+Throughput: time per call of each operation, borrow vs copy; GB/s only for what copies.
 
-Every operation is timed on a float64 array of each size with
-``harness.core.timing.time_call`` (calibrated loops, median of ``repeat`` samples).
-The limit is ``numpy.copyto`` into a preallocated array of the same size,
-timed the same way in the same process just before; each operation's speed is
-given as a fraction of it. The harness's own cost per timed call is measured
-by timing an empty callable of the same shape through the same path.
+Every operation is timed on a float64 array of each size with ``harness.core.timing.time_call``
+(calibrated loops, warmups, ``repeat`` samples), in ``timing.PROCESSES`` children whose samples are
+merged (``timed.join``) before the median, spread and GB/s are derived. A copy's GB/s is a fraction
+of the limit of the same kind (``harness.core.limits``, timed in C++ in the same child: memcpy into
+a warm buffer for a copy into an existing buffer, allocate-and-copy for a copy that allocates); a
+borrow copies nothing and has a time per call and a speed-up, never GB/s. The harness's own cost
+per timed call is measured by timing an empty callable of the same shape through the same path.
 
 Operations (``OPERATIONS``), each with borrow=False (copy) and borrow=True:
 
@@ -23,6 +24,8 @@ Operations (``OPERATIONS``), each with borrow=False (copy) and borrow=True:
 * ``update_pattern``: borrow=True: ``s.set_value(inplace_add(s.get_value(borrow=True)), borrow=True)``;
   borrow=False: ``s.set_value(s.get_value() + 0)``
 * ``copy`` (numpy reference only): ``np.array(v, copy=not b)``
+* ``copyto`` (numpy reference only, no borrow variant): ``np.copyto(dst, v)`` into a warm array
+* ``set_value_strided`` (GPU backends only): ``s.set_value(w[::2], borrow=b)``, the same bytes strided
 
 Child-side module (but ``run_backend``): numpy and the backend only, CPython 3.8 syntax.
 """
@@ -33,7 +36,7 @@ import gc
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from harness.core.timing import time_call
+from harness.core.timing import PROCESSES, time_call
 from harness.errors import BackendMissing, HarnessError
 from harness.topics.aliasing.backends import Backend, load_backend
 from harness.topics.aliasing.workloads import DEFAULT_SIZES, OPERATIONS, REFERENCE, REFERENCE_OPERATIONS, child_env
@@ -72,14 +75,24 @@ def prepare_op(b: Backend, op: str, borrow: bool, src: Any) -> Callable[[], Any]
         raise NotImplementedError("%s has no operation %r" % (b.name, op))
     if op == "copy":
         return functools.partial(np.asarray, src) if borrow else functools.partial(np.array, src, copy=True)
+    if op == "copyto":
+        if borrow:
+            raise NotImplementedError("copyto has no borrow variant")
+        dst = np.empty_like(src)
+        dst[...] = 0.0  # its pages faulted in: a copy into an existing buffer
+        return functools.partial(np.copyto, dst, src)
     if op == "shared":
         return functools.partial(b.shared, src, borrow)
     if op in ("get_value", "get_value_internal"):
         s = b.shared(src.copy())
         return functools.partial(s.get_value, borrow, op == "get_value_internal")
-    if op == "set_value":
+    if op in ("set_value", "set_value_strided"):
         s = b.shared(src.copy())
-        return functools.partial(s.set_value, src, borrow)
+        value = src
+        if op == "set_value_strided":  # the same values, every other element of an array twice as long
+            value = np.empty(2 * src.size, dtype=src.dtype)[::2]
+            value[...] = src
+        return functools.partial(s.set_value, value, borrow)
     if op == "call":
         return b.timed_call(_identity_function(b, borrow), src)
     if op == "update_pattern":
@@ -112,38 +125,35 @@ def _synced(func: Callable[[], Any], sync: Callable[[], None]) -> Callable[[], A
     return call
 
 
-def _gbps(nbytes: int, seconds: float) -> float:
-    return nbytes / seconds / 1e9 if seconds > 0 else float("nan")
+def measure_limits(nbytes: int, repeat: int = 5, min_time: float = 0.01) -> List[Dict[str, Any]]:
+    """The two C++ copy limits at one size (harness.core.limits): memcpy into a warm buffer and
+    allocate-and-copy, timed with no Python call in the loop."""
+    from harness.core.limits import LIMITS, measure
+
+    return [measure(lim, nbytes, repeat=repeat, min_time=min_time) for lim in LIMITS]
 
 
-def measure_limit(nbytes: int, repeat: int = 5, min_time: float = 0.01) -> Dict[str, Any]:
-    """``numpy.copyto`` between two preallocated arrays of ``nbytes``: the memcpy limit.
-
-    A limit is the best the machine can do, so its GB/s comes from the fastest
-    sample (the operations' from the median); on a shared machine the median
-    of the limit would wander with the neighbours' load.
-    """
-    import numpy as np
-
-    src = make_array(nbytes)
-    dst = np.empty_like(src)
-    func = functools.partial(np.copyto, dst, src)
-    func()  # first touch of dst's pages stays out of the figure
+def measure_overhead(repeat: int = 5, min_time: float = 0.01, device: str = "cpu") -> Dict[str, Any]:
+    """Seconds per call of the cheapest callable of the same shape as the operations (a
+    functools.partial of a C function that does next to nothing: ``abs(0)``; ``id`` raises an audit
+    event, a Python function adds a frame the operations do not have), through the same timing path
+    (on a device, through the same synchronising wrapper): its samples and their median."""
+    func: Callable[[], Any] = functools.partial(abs, 0)
+    if device != "cpu":
+        func = _synced(func, _noop)
     t = time_call(func, repeat=repeat, min_time=min_time)
-    return {"limit": "copyto", "bytes": int(src.nbytes), "median_s": t["median"], "min_s": t["min"],
-            "iqr_s": t["iqr"], "gbps": _gbps(src.nbytes, t["min"])}
-
-
-def measure_overhead(repeat: int = 5, min_time: float = 0.01) -> Dict[str, float]:
-    """Seconds per call of an empty callable of the same shape, through the same timing path."""
-    t = time_call(functools.partial(_noop, None, False), repeat=repeat, min_time=min_time)
-    return {"median_s": t["median"], "iqr_s": t["iqr"]}
+    return {"values": t["values"], "runs": t["runs"], "number": t["number"], "warmups": t["warmups"],
+            "processes": 1, "median_s": t["median"], "iqr_s": t["iqr"]}
 
 
 def measure_op(b: Backend, op: str, borrow: bool, nbytes: int, *, repeat: int = 5, min_time: float = 0.01,
                limit_gbps: Optional[float] = None, overhead_s: Optional[float] = None,
                src: Any = None) -> Dict[str, Any]:
-    """Time one operation at one size; GB/s, calls/s, fraction of the limit, harness overhead share."""
+    """Time one operation at one size: its samples, and the figures derived from them
+    (timed.op_figures: time per call, spread, GB/s and fraction of the limit of the same kind where it
+    copies, harness overhead share)."""
+    from harness.topics.aliasing.timed import op_figures
+
     src = make_array(nbytes) if src is None else src
     func = prepare_op(b, op, borrow, src)
     if b.device != "cpu":  # device work is asynchronous: each timed call waits for it
@@ -151,24 +161,10 @@ def measure_op(b: Backend, op: str, borrow: bool, nbytes: int, *, repeat: int = 
     func()  # first call: compilation, caches, first-touch of pages
     b.sync()
     t = time_call(func, repeat=repeat, min_time=min_time)
-    med = t["median"]
-    gbps = _gbps(src.nbytes, med)
-    return {
-        "backend": b.name,
-        "device": b.device,
-        "operation": op,
-        "borrow": bool(borrow),
-        "bytes": int(src.nbytes),
-        "median_s": med,
-        "iqr_s": t["iqr"],
-        "samples": int(t["samples"]),
-        "calls_per_s": 1.0 / med if med > 0 else float("nan"),
-        "gbps": gbps,
-        "limit": b.limit_for(op, borrow),
-        "limit_gbps": limit_gbps,
-        "fraction_of_limit": (gbps / limit_gbps) if limit_gbps else None,
-        "harness_overhead": (overhead_s / med) if (overhead_s is not None and med > 0) else None,
-    }
+    row = {"backend": b.name, "device": b.device, "operation": op, "borrow": bool(borrow), "bytes": int(src.nbytes),
+           "limit": b.limit_for(op, borrow), "values": t["values"], "runs": t["runs"], "number": t["number"],
+           "warmups": t["warmups"], "processes": 1}
+    return op_figures(row, limit_gbps, overhead_s)
 
 
 def measure_throughput(b: Backend, sizes: Sequence[int], *, repeat: int = 5, min_time: float = 0.01,
@@ -176,17 +172,19 @@ def measure_throughput(b: Backend, sizes: Sequence[int], *, repeat: int = 5, min
                        progress: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
     """Every operation x borrow x size on one backend, with the limits measured here."""
     ops = [o for o in (ops or operations_of(b)) if o in operations_of(b)]
-    overhead = measure_overhead(repeat=repeat, min_time=min_time)
     rows: List[Dict[str, Any]] = []
     limit_rows: List[Dict[str, Any]] = []
+    overheads: List[Dict[str, Any]] = []
     for nbytes in sizes:
         src = make_array(nbytes)
+        # the harness's cost per call, measured beside the operations it is compared with
+        overhead = dict(measure_overhead(repeat=repeat, min_time=min_time, device=b.device), bytes=int(src.nbytes))
+        overheads.append(overhead)
         lims = dict((name, by_size[nbytes]) for name, by_size in (limits or {}).items() if nbytes in by_size)
-        if "copyto" not in lims:
-            lim = measure_limit(nbytes, repeat=repeat, min_time=min_time)
+        for lim in measure_limits(int(src.nbytes), repeat=repeat, min_time=min_time):
             lim["backend"] = b.name
             limit_rows.append(lim)
-            lims["copyto"] = lim["gbps"]
+            lims[lim["limit"]] = lim["gbps"]
         for op in ops:
             for borrow in (False, True):
                 if progress:
@@ -194,13 +192,17 @@ def measure_throughput(b: Backend, sizes: Sequence[int], *, repeat: int = 5, min
                 try:
                     row = measure_op(b, op, borrow, nbytes, repeat=repeat, min_time=min_time,
                                      overhead_s=overhead["median_s"], src=src,
-                                     limit_gbps=lims.get(b.limit_for(op, borrow)))
+                                     limit_gbps=lims.get(b.limit_for(op, borrow) or ""))
                 except NotImplementedError:
                     continue
                 rows.append(row)
+        # and again after them: a process's first measurements run slow (frequency, caches, the
+        # neighbours); timed.join merges both before the overhead claim reads it
+        overheads.append(dict(measure_overhead(repeat=repeat, min_time=min_time, device=b.device),
+                              bytes=int(src.nbytes)))
         del src
         gc.collect()
-    return {"throughput": rows, "limits": limit_rows, "overhead": overhead}
+    return {"throughput": rows, "limits": limit_rows, "overhead": overheads}
 
 
 def measure_backend(backend: str, sizes: Sequence[int] = DEFAULT_SIZES, repeat: int = 5, min_time: float = 0.01,
@@ -242,31 +244,39 @@ def measure_backend(backend: str, sizes: Sequence[int] = DEFAULT_SIZES, repeat: 
 
 
 def run_backend(backend: str, python: Optional[str], *, sizes: Sequence[int], repeat: int, min_time: float,
-                conformance: bool, throughput: bool, timeout: float) -> Dict[str, List[Dict[str, Any]]]:
-    """One backend measured in its child process: rows by kind.
+                conformance: bool, throughput: bool, timeout: float,
+                processes: int = PROCESSES) -> Dict[str, List[Dict[str, Any]]]:
+    """One backend measured in ``processes`` children (the conformance in the first one only): rows
+    by kind, the timing samples of every child merged (timed.join) before any figure is derived.
 
     BackendMissing when the backend cannot run in that interpreter (the child says why);
-    ChildError when the child fails.
+    ChildError when a child fails.
     """
     import sys
 
     from harness.core.children import run_child
     from harness.core.optional import INSTALL
+    from harness.topics.aliasing.timed import join
 
-    kwargs = {"backend": backend, "sizes": list(sizes), "repeat": repeat, "min_time": min_time,
-              "conformance": conformance, "throughput": throughput}
-    res = run_child("harness.topics.aliasing.measure:measure_backend", kwargs, python=python,
-                    env=child_env(backend), timeout=timeout)
-    if "missing" in res:
-        m = res["missing"]
-        raise BackendMissing("interpreter %s" % (python or sys.executable), m["reason"],
-                             m.get("install") or INSTALL.get(backend, ""))
-    child = res.get("child") or {}
+    results = []
+    for i in range(max(1, processes) if throughput else 1):
+        kwargs = {"backend": backend, "sizes": list(sizes), "repeat": repeat, "min_time": min_time,
+                  "conformance": conformance and i == 0, "throughput": throughput}
+        res = run_child("harness.topics.aliasing.measure:measure_backend", kwargs, python=python,
+                        env=child_env(backend), timeout=timeout)
+        if "missing" in res:
+            m = res["missing"]
+            raise BackendMissing("interpreter %s" % (python or sys.executable), m["reason"],
+                                 m.get("install") or INSTALL.get(backend, ""))
+        results.append(res)
+    first, child = results[0], results[0].get("child") or {}
+    timed = join(results) if throughput else {"throughput": [], "limits": [], "overhead": []}
     return {
-        "conformance": list(res.get("conformance") or []),
-        "throughput": list(res.get("throughput") or []),
-        "limits": list(res.get("limits") or []),
-        "overhead": [dict(backend=backend, **res["overhead"])] if res.get("overhead") else [],
-        "backends": [{"backend": backend, "versions": res.get("versions", {}), "python": child.get("python"),
-                      "interpreter": child.get("executable"), "seconds": round(float(res.get("seconds", 0.0)), 2)}],
+        "conformance": list(first.get("conformance") or []),
+        "throughput": timed["throughput"],
+        "limits": timed["limits"],
+        "overhead": [dict(r, backend=backend) for r in timed["overhead"]],
+        "backends": [{"backend": backend, "versions": first.get("versions", {}), "python": child.get("python"),
+                      "interpreter": child.get("executable"), "processes": len(results),
+                      "seconds": round(sum(float(r.get("seconds", 0.0)) for r in results), 2)}],
     }

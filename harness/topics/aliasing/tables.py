@@ -57,28 +57,47 @@ def _backend_order(rows: "pd.DataFrame") -> Dict[Any, int]:
     return {b: i for i, b in enumerate(dict.fromkeys(rows["backend"]))}
 
 
+def _versus(copy: Any, borrow: Any) -> str:
+    """Borrow against copy in words: faster / slower only when significant (timing.compare)."""
+    from harness.topics.aliasing.reading import p_text, significance
+
+    if borrow is None:
+        return "no borrow variant"
+    c = significance(borrow, copy)
+    said = {"a": "borrow faster", "b": "borrow slower", None: "no significant difference"}
+    return "%s (%s)" % (said[c["faster"]], p_text(c))
+
+
 def throughput_table(rows: "pd.DataFrame") -> "pd.DataFrame":
-    """Per backend, operation and size: copy vs borrow side by side."""
+    """Per backend, operation and size: copy vs borrow side by side. Times are medians with their IQR;
+    GB/s and the fraction of the limit of the same kind only where something is copied."""
     import pandas as pd
 
     if rows is None or len(rows) == 0:
         return pd.DataFrame()
-    copy = rows[~rows["borrow"]].set_index(["backend", "operation", "bytes"])
-    borrow = rows[rows["borrow"]].set_index(["backend", "operation", "bytes"])
-    out = pd.DataFrame({
-        "copy_us": copy["median_s"] * 1e6,
-        "copy_GBps": copy["gbps"],
-        "copy_vs_limit": copy["fraction_of_limit"],
-        "limit": copy["limit"],
-        "borrow_us": borrow["median_s"] * 1e6,
-        "borrow_speedup": copy["median_s"] / borrow["median_s"],
-    }).reset_index()
+    key = ["backend", "operation", "bytes"]
+    borrow = {tuple(r[k] for k in key): r for _, r in rows[rows["borrow"]].iterrows()}
+    out = []
+    for _, c in rows[~rows["borrow"]].iterrows():
+        w = borrow.get(tuple(c[k] for k in key))
+        out.append({
+            "backend": c["backend"], "operation": c["operation"], "bytes": c["bytes"],
+            "copy_us": c["median_s"] * 1e6, "copy_iqr_us": c.get("iqr_s", float("nan")) * 1e6,
+            "copy_GBps": c.get("gbps", float("nan")), "limit": c.get("limit") or "-",
+            "copy_vs_limit": c.get("fraction_of_limit", float("nan")),
+            "borrow_us": w["median_s"] * 1e6 if w is not None else float("nan"),
+            "borrow_iqr_us": w.get("iqr_s", float("nan")) * 1e6 if w is not None else float("nan"),
+            "borrow_speedup": c["median_s"] / w["median_s"] if w is not None else float("nan"),
+            "borrow_vs_copy": _versus(c, w) if "values" in rows else "-",
+            "check": c.get("limit_flag") or "",
+        })
+    df = pd.DataFrame(out)
     order = _backend_order(rows)
     ops = {o: i for i, o in enumerate(OPERATIONS)}
-    out = out.sort_values(["backend", "operation", "bytes"], key=lambda s: s.map(order) if s.name == "backend"
-                          else (s.map(ops) if s.name == "operation" else s))
-    out.insert(2, SIZE_LABEL, out.pop("bytes").map(size_label))
-    return out.reset_index(drop=True)
+    df = df.sort_values(["backend", "operation", "bytes"], key=lambda s: s.map(order) if s.name == "backend"
+                        else (s.map(ops) if s.name == "operation" else s))
+    df.insert(2, SIZE_LABEL, df.pop("bytes").map(size_label))
+    return df.reset_index(drop=True)
 
 
 def call_rate_table(rows: "pd.DataFrame", max_bytes: int = CALL_RATE_MAX_BYTES) -> "pd.DataFrame":
@@ -100,13 +119,20 @@ def call_rate_table(rows: "pd.DataFrame", max_bytes: int = CALL_RATE_MAX_BYTES) 
 
 
 def limits_table(limits: "pd.DataFrame") -> "pd.DataFrame":
-    """GB/s of each limit, one column a size."""
+    """GB/s of each limit (its fastest sample), one column a size; minor page faults per call beside
+    the allocating limit (fresh pages, or pages the allocator recycled)."""
     import pandas as pd
 
     if limits is None or len(limits) == 0:
         return pd.DataFrame()
-    wide = limits.pivot_table(index=["backend", "limit"], columns="bytes", values="gbps", aggfunc="first")
+    wide = limits.pivot_table(index=["backend", "limit"], columns="bytes", values="gbps", aggfunc="first",
+                              dropna=False)
     wide.columns = [size_label(c) + " GB/s" for c in wide.columns]
+    if "faults_per_call" in limits:
+        faults = limits.pivot_table(index=["backend", "limit"], columns="bytes", values="faults_per_call",
+                                    aggfunc="first")
+        for c in faults.columns:
+            wide[size_label(c) + " faults/call"] = faults[c]
     wide = wide.reset_index()
     order = _backend_order(limits)
     return wide.sort_values(["backend", "limit"], key=lambda s: s.map(order) if s.name == "backend" else s,
@@ -114,17 +140,17 @@ def limits_table(limits: "pd.DataFrame") -> "pd.DataFrame":
 
 
 def overhead_table(rows: "Rows") -> "pd.DataFrame":
-    """Empty-callable time vs the fastest copy operation at 64 MB (or the largest size measured)."""
+    """Empty-callable time vs the fastest operation timed at each size, through the same path."""
     import pandas as pd
 
     from harness.topics.aliasing.claims import overhead_shares
 
     return pd.DataFrame([{
         "backend": r["backend"],
-        "empty_call_ns": r["empty_call_s"] * 1e9,
         SIZE_LABEL: size_label(r["bytes"]),
-        "fastest_copy_op": r["operation"],
-        "op_us": r["op_s"] * 1e6,
+        "empty_call_ns": r["empty_call_s"] * 1e9,
+        "fastest_op": r["operation"] + (" (borrow)" if r["borrow"] else ""),
+        "op_ns": r["op_s"] * 1e9,
         "overhead_fraction": r["fraction"],
         "under_5pct": bool(r["fraction"] < MAX_OVERHEAD),
     } for r in overhead_shares(rows)])
@@ -151,5 +177,5 @@ def tables(rows: "Rows", detail: bool = False) -> Dict[str, "pd.DataFrame"]:
         if len(conf):
             out["conformance rows"] = conf[[c for c in COLUMNS if c in conf]]
         if len(tput):
-            out["throughput rows"] = tput
+            out["throughput rows"] = tput.drop(columns=[c for c in ("values", "runs") if c in tput])
     return out

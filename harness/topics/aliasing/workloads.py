@@ -24,8 +24,8 @@ GPU_BACKENDS = ("pytensor-jax-gpu", "cupy")
 REFERENCE = "numpy"
 
 DESCRIPTION = {
-    "numpy": "numpy reference: copy = np.array(v, copy=True) vs np.asarray(v) (a view); call = a Python "
-             "function returning its input or a copy of it; the limit is numpy.copyto",
+    "numpy": "numpy reference: copy = np.array(v, copy=True) vs np.asarray(v) (a view); copyto = numpy.copyto "
+             "into an existing array; call = a Python function returning its input or a copy of it",
     "theano": "Theano 1.0.5, C/CVM linker (FAST_RUN)",
     "pytensor-c": "PyTensor, C/CVM linker",
     "pytensor-numba": "PyTensor, NUMBA linker",
@@ -34,17 +34,29 @@ DESCRIPTION = {
     "cupy": "CuPy model of a device-resident shared variable",
 }
 
-# Operations timed, each with borrow=False (copy) and borrow=True (see measure.prepare_op)
-OPERATIONS = ("copy", "shared", "get_value", "get_value_internal", "set_value", "call", "update_pattern")
-REFERENCE_OPERATIONS = ("copy", "call")
+# Operations timed, each with borrow=False (copy) and borrow=True (see measure.prepare_op); copyto
+# (numpy's copy into an existing array) has no borrow variant; set_value_strided (a strided host
+# value assigned) is timed on GPU backends only
+OPERATIONS = ("copy", "copyto", "shared", "get_value", "get_value_internal", "set_value", "set_value_strided",
+              "call", "update_pattern")
+REFERENCE_OPERATIONS = ("copy", "copyto", "call")
 KB, MB = 1000, 1000 * 1000
 DEFAULT_SIZES = (4 * KB, 64 * KB, 1 * MB, 64 * MB)
 LARGE_SIZES = (16 * MB, 256 * MB, 512 * MB)
-OVERHEAD_SIZE = 64 * MB  # where the harness's own overhead must stay under 5%
-MAX_OVERHEAD = 0.05
+MAX_OVERHEAD = 0.05  # the harness's own cost per timed call must stay under this share of the fastest one
 ARRAYS_ALIVE = 5  # source, shared copy, get_value copy, call output and copyto's destination
 CALL_RATE_MAX_BYTES = 64 * KB  # the calls-per-second table: small arrays only
-BORROW_FASTER = 2.0  # "faster for large objects": borrow at least this many times faster than the copy
+GPU_MODEL = "cupy"  # the CuPy model of Theano's GPU backend: behaves as written, no evidence about a library
+
+
+def cpu_limit(op: str, borrow: bool) -> Optional[str]:
+    """The limit of the same kind as an operation on the CPU (harness.core.limits), or None for an
+    operation that copies nothing (a borrow: time per call and speed-up only, never GB/s)."""
+    from harness.core.limits import ALLOC_COPY, MEMCPY_WARM
+
+    if borrow:
+        return None
+    return MEMCPY_WARM if op == "copyto" else ALLOC_COPY
 
 THEANO_FLAG = "blas.ldflags="
 

@@ -18,7 +18,7 @@ import sys
 from typing import Any, Dict, List, Optional
 
 from harness.core.footprint import limit_address_space
-from harness.footprint.measure import _builder, _CountingStdout, _error, function_ref
+from harness.footprint.measure import _builder, _error, _stdout_back, _stdout_to_file, function_ref
 from harness.topics.pickle.measure import measure_built, versions
 
 HIGHEST = pickle.HIGHEST_PROTOCOL
@@ -143,8 +143,8 @@ def _alarm(signum: int, frame: Any) -> None:
 def build(expr: str, setup: str, timeout: float, stage: List[str]) -> Any:
     """The setup, then the expression's value, within ``timeout`` seconds (SIGALRM), stdout
     counted; ``stage[0]`` says which of the two was running ("setup", "expression")."""
-    out = _CountingStdout(sys.stdout)
-    sys.stdout = out
+    saved = sys.stdout
+    out = _stdout_to_file()
     old = signal.signal(signal.SIGALRM, _alarm) if hasattr(signal, "SIGALRM") else None
     if old is not None:
         signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -157,10 +157,10 @@ def build(expr: str, setup: str, timeout: float, stage: List[str]) -> Any:
         if old is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
-        sys.stdout = out.target
-    if out.chars:
+        printed = _stdout_back(out, saved)
+    if printed:
         raise ValueError("it wrote %d characters to stdout: pickle-cost measures a value, not output "
-                         "(print nothing in the setup or the expression)" % out.chars)
+                         "(print nothing in the setup or the expression)" % printed)
     return obj
 
 

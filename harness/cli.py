@@ -28,6 +28,7 @@ COMMANDS = {
     "merge-results": "harness.merge",
     "claims": "harness.claims_cmd",
     "footprint": "harness.footprint",
+    "envs": "harness.envs.command",
 }
 
 

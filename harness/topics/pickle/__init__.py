@@ -20,7 +20,6 @@ it), CPython 3.8 syntax; pandas is imported where rows are made into frames.
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -169,18 +168,17 @@ class PickleTopic:
                             help="larger sizes (numpy to 256 MiB, others to 16 MiB) and every method on every object")
         parser.add_argument("--repeat", type=int, default=3, metavar="N",
                             help="timing samples per dump and load (default 3)")
-        parser.add_argument("--python", metavar="PATH",
-                            help="interpreter that builds and measures the objects (default: this one), e.g. a "
-                                 "virtualenv with Theano or PyTensor")
+        from harness.envs import add_python_argument
+
+        add_python_argument(parser)  # e.g. --python py3.11-theano: the Theano objects too
 
     def options(self, args: argparse.Namespace) -> Options:
         if args.repeat < 1 or args.repeat > 100:
             raise HarnessError("--repeat must be between 1 and 100, got %d" % args.repeat)
-        python = getattr(args, "python", None)
-        if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
-            raise HarnessError("--python %s is not an executable file" % python)
+        # --python: the environments the whole topic runs in (harness.registry.RUNS_IN_ENVS), each
+        # measuring with its own interpreter: Options.python stays None
         return Options(objects=args.objects, sizes=args.sizes, methods=args.methods, full=args.full,
-                       repeat=args.repeat, python=python)
+                       repeat=args.repeat)
 
     def plan(self, options: Options) -> Plan:
         """The cases of ``plan_cases``, less what the measuring interpreter cannot run (a probe in a

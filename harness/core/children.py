@@ -104,13 +104,14 @@ def fixed_layout_prefix() -> List[str]:
     return list(_FIXED_LAYOUT[0])
 
 
-def child_command(python: str, own: bool = False) -> List[str]:
-    """The argv that starts a measurement child of ``python`` running this harness package, or
-    (``own``) the harness installed in ``python``'s environment."""
-    import harness
+def own_child_command(python: str) -> List[str]:
+    """The argv that starts a child of ``python`` running the harness installed in its environment."""
+    return fixed_layout_prefix() + [python, "-I", "-c", OWN_BOOTSTRAP]
 
-    if own:
-        return fixed_layout_prefix() + [python, "-I", "-c", OWN_BOOTSTRAP]
+
+def child_command(python: str) -> List[str]:
+    """The argv that starts a measurement child of ``python`` running this harness package."""
+    import harness
 
     init = os.path.abspath(harness.__file__)
     paths = [os.path.abspath(p) for p in harness.__path__]
@@ -248,7 +249,7 @@ def run_child(
     request = json.dumps({"func": func, "kwargs": kwargs or {}})
     try:
         proc = subprocess.Popen(
-            child_command(python, own),
+            own_child_command(python) if own else child_command(python),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

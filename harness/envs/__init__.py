@@ -153,8 +153,8 @@ def _by_version(version: str, top: Optional[str]) -> Environment:
 
 def add_python_argument(parser: argparse.ArgumentParser) -> None:
     """``--python``: the environments a whole topic runs in (see ``resolve``)."""
-    parser.add_argument("--python", action="append", metavar="ENV|VERSION|PATH|all",
-                        help="run the topic in these environments, comma-separated or repeated: managed ones "
+    parser.add_argument("--python", metavar="ENV|VERSION|PATH|all",
+                        help="run the topic in these environments, comma-separated: managed ones "
                              "by name (memharness envs list), 'all' of them, a version (3.12), or an "
                              "interpreter with memharness installed; the rows get an env column "
                              "(default: this interpreter)")

@@ -29,21 +29,18 @@ it was made from. Topics run in them with --python NAME, --python 3.12 or --pyth
 """
 
 
+ACTIONS = ("create", "list", "remove", "path", "matrix")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="envs_command", metavar="ACTION", parser_class=type(parser))
-    sub.required = True
-    names = ", ".join(by_name())
-    p = sub.add_parser("create", help="make environments (default: all of them)")
-    p.add_argument("names", nargs="*", metavar="NAME", help="environments, or all (%s)" % names)
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
-    sub.add_parser("list", help="every environment of the matrix, its state and its interpreter")
-    p = sub.add_parser("remove", help="delete environments")
-    p.add_argument("names", nargs="+", metavar="NAME", help="environments, or all")
-    p = sub.add_parser("path", help="print the interpreter of an environment that is ready")
-    p.add_argument("name", metavar="NAME")
-    p = sub.add_parser("matrix", help="print the matrix's definition")
-    p.add_argument("--format", choices=("json", "github", "asv"), default="json",
-                   help="json: the list; github: the GitHub Actions matrix; asv: asv.conf.json's lines")
+    parser.add_argument("action", nargs="?", choices=ACTIONS, default="list", metavar="ACTION",
+                        help="create, list (the default), remove, path or matrix (see above)")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help="environments, or all: %s" % ", ".join(by_name()))
+    parser.add_argument("--format", choices=("json", "github", "asv"), default="json",
+                        help="of matrix: json (the list), github (the GitHub Actions matrix), asv (asv.conf.json's "
+                             "lines) (default: json)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="create: no progress on stderr")
 
 
 def selected(names: List[str]) -> List[EnvSpec]:
@@ -116,19 +113,23 @@ def remove(names: List[str]) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    action = args.envs_command
+    action, names = args.action, list(args.names)
+    if action in ("list", "matrix") and names:
+        raise HarnessError("envs %s takes no names (got %s)" % (action, " ".join(names)))
     if action == "create":
-        return create(list(args.names), args.quiet)
+        return create(names, args.quiet)
     if action == "list":
         return list_envs()
     if action == "remove":
-        return remove(list(args.names))
+        if not names:
+            raise HarnessError("envs remove: name the environments to remove, or all")
+        return remove(names)
     if action == "path":
         from harness.envs import resolve
 
-        if args.name not in by_name():
-            raise HarnessError("no environment %r in the matrix (choose from: %s)" % (args.name, ", ".join(by_name())))
-        print(resolve(args.name)[0].python)
+        if len(names) != 1 or names[0] not in by_name():
+            raise HarnessError("envs path takes one environment of the matrix (%s)" % ", ".join(by_name()))
+        print(resolve(names[0])[0].python)
         return 0
     sys.stdout.write(render(args.format))
     return 0

@@ -4,9 +4,10 @@
 Every CPython the harness supports (3.8-3.13) gets a plain environment; Theano 1.0.5 gets one on
 3.8 and 3.11 with the numpy (and scipy, pandas) it still works with; PyTensor gets one per Python
 from 3.10, with numba and jax so that its C, NUMBA and JAX modes install. Checked here: 3.10 ->
-pytensor 2.34.0, numba 0.68.1, jax 0.6.2, the three modes compile and run; 3.11 -> pytensor 3.0.7,
-numba 0.65.1, jax 0.10.2 and 3.12 -> pytensor 3.3.8, jax 0.12 (requirements/pytensor.txt). 3.9's
-newest PyTensor is 2.19.0 (FACTS.md): no PyTensor environment before 3.10.
+pytensor 2.34.0, numba 0.68.1, jax 0.6.2 and 3.13 -> pytensor 3.3.8, numba 0.68.0, jax 0.12.0.1, the
+three modes compile and run on both; 3.11 -> pytensor 3.0.7, numba 0.65.1, jax 0.10.2 and 3.12 ->
+pytensor 3.3.8, jax 0.12 (requirements/pytensor.txt). 3.9's newest PyTensor is 2.19.0 (FACTS.md): no
+PyTensor environment before 3.10.
 
 A requirement is a package name and a version: "" for the newest pip finds for that Python, else
 an exact version (asv turns any other specifier into ``==``, so pins are exact on both sides).

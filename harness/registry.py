@@ -110,11 +110,12 @@ class Command:
         self.topic.figure(result.rows, path)
 
 
-def _tagged(df: Any, env: str, python: str) -> Any:
-    """``df`` with the environment (and, where it has none, the python) it was measured in first."""
+def _tagged(df: Any, env: str, version: str) -> Any:
+    """``df`` with the environment and the CPython version it was measured in as its first columns,
+    ``env`` and ``cpython`` (a topic's own ``python`` column may name something else: containers'
+    Python structure)."""
     df = df.copy()
-    if "python" not in df.columns:
-        df.insert(0, "python", python)
+    df.insert(0, "cpython", version)
     df.insert(0, "env", env)
     return df
 

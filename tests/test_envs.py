@@ -170,6 +170,26 @@ def test_installer_messages():
     assert why_failed("error: command 'g++' failed: No such file or directory") is None
 
 
+def test_uv_when_present_else_venv_and_pip(envroot, monkeypatch):
+    from harness.envs import build
+
+    ran = []
+    monkeypatch.setattr(build, "_run", lambda cmd, *a, **k: ran.append(cmd))
+    spec = matrix.by_name()["py3.8-theano"]
+    for which in ("/usr/bin/uv", None):
+        monkeypatch.setattr(build.shutil, "which", lambda name, w=which: w if name == "uv" else None)
+        build._make_venv("/x/python3.8", "/e/py3.8-theano", "log", spec.name)
+        build._install(spec, "/src", "log")
+    py = store.env_python(spec.name)
+    assert ran == [
+        ["uv", "venv", "--python", "/x/python3.8", "/e/py3.8-theano"],
+        ["uv", "pip", "install", "--python", py, "/src"] + spec.requirements,
+        ["/x/python3.8", "-m", "venv", "/e/py3.8-theano"],
+        [py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "/src"] + spec.requirements,
+    ]
+    assert "numpy==1.21.6" in spec.requirements and "theano==1.0.5" in spec.requirements
+
+
 def offline_env(envroot):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
     env.update(MEMHARNESS_ENVS_DIR=str(envroot), PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL="http://127.0.0.1:9/simple",
@@ -256,8 +276,9 @@ def test_containers_in_another_env(made):
     out = json.loads(proc.stdout)
     rows = [r for table in out["tables"].values() for r in table]
     assert {r["env"] for r in rows} == {made.name, "current"}
-    assert {r["python"] for r in rows if r["env"] == made.name} == {made.version}
-    assert {r["python"] for r in rows if r["env"] == "current"} == {platform.python_version()}
+    assert {r["cpython"] for r in rows if r["env"] == made.name} == {made.version}
+    assert {r["cpython"] for r in rows if r["env"] == "current"} == {platform.python_version()}
+    assert all(list(r)[:2] == ["env", "cpython"] for r in rows)
     assert [e["name"] for e in out["meta"]["environments"]] == [made.name, "current"]
     assert any(v["evidence"].startswith(made.name + ": ") for v in out["verdicts"])
     plain = json.loads(run_cli("containers", "--sizes", "1000", "--workloads", "list_int", "--format", "json",

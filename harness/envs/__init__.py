@@ -156,5 +156,5 @@ def add_python_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--python", metavar="ENV|VERSION|PATH|all",
                         help="run the topic in these environments, comma-separated: managed ones "
                              "by name (memharness envs list), 'all' of them, a version (3.12), or an "
-                             "interpreter with memharness installed; the rows get an env column "
+                             "interpreter with memharness installed; every row gets env and cpython columns "
                              "(default: this interpreter)")

@@ -162,7 +162,6 @@ def create(spec: EnvSpec, top: str, step: Callable[[str], None], say: Callable[[
                 step("%s: up to date" % spec.name)
             return "up to date"
         interp = find_interpreter(spec.python)
-        want = store.wanted(spec, top)  # the sources as they are when the build starts
         target = store.env_dir(spec.name)
         log = log_path(spec.name)
         with open(log, "wb"):
@@ -173,7 +172,9 @@ def create(spec: EnvSpec, top: str, step: Callable[[str], None], say: Callable[[
             _make_venv(interp.path, target, log, spec.name)
             step("%s: installing the project and %d requirements (builds the C++ extension: 1-3 min)"
                  % (spec.name, len(spec.requirements)))
-            _install(spec, top, log)
+            with store.staged(top) as source:
+                want = store.wanted(spec, source)  # the very files that are built
+                _install(spec, source, log)
             step("%s: checking that it imports" % spec.name)
             got = _check(spec, log)
             stamp = dict(want, interpreter=interp.path, python_version=got["python"],

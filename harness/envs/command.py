@@ -29,18 +29,23 @@ it was made from. Topics run in them with --python NAME, --python 3.12 or --pyth
 """
 
 
-ACTIONS = ("create", "list", "remove", "path", "matrix")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", nargs="?", choices=ACTIONS, default="list", metavar="ACTION",
-                        help="create, list (the default), remove, path or matrix (see above)")
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help="environments, or all: %s" % ", ".join(by_name()))
-    parser.add_argument("--format", choices=("json", "github", "asv"), default="json",
-                        help="of matrix: json (the list), github (the GitHub Actions matrix), asv (asv.conf.json's "
-                             "lines) (default: json)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="create: no progress on stderr")
+    parser.add_argument("--dir", metavar="DIR",
+                        help="the folder of the environments (default: $MEMHARNESS_ENVS_DIR, else the cache folder)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
+    names = ", ".join(by_name())
+    p = sub.add_parser("create", help="make environments (default: all of them)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="environments, or all: %s" % names)
+    p.add_argument("--quiet", "-q", action="store_true", dest="quiet_create", help="no progress on stderr")
+    sub.add_parser("list", help="every environment of the matrix and its state (the default action)")
+    p = sub.add_parser("remove", help="delete environments")
+    p.add_argument("names", nargs="+", metavar="NAME", help="environments, or all")
+    p = sub.add_parser("path", help="print the interpreter of an environment that is ready")
+    p.add_argument("name", metavar="NAME")
+    p = sub.add_parser("matrix", help="print the matrix's definition")
+    p.add_argument("--format", choices=("json", "github", "asv"), default="json",
+                   help="json: the list; github: the GitHub Actions matrix; asv: asv.conf.json's lines")
 
 
 def selected(names: List[str]) -> List[EnvSpec]:
@@ -113,23 +118,21 @@ def remove(names: List[str]) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    action, names = args.action, list(args.names)
-    if action in ("list", "matrix") and names:
-        raise HarnessError("envs %s takes no names (got %s)" % (action, " ".join(names)))
+    if args.dir:
+        os.environ["MEMHARNESS_ENVS_DIR"] = os.path.abspath(args.dir)
+    action = args.action or "list"
     if action == "create":
-        return create(names, args.quiet)
+        return create(list(args.names), args.quiet or args.quiet_create)
     if action == "list":
         return list_envs()
     if action == "remove":
-        if not names:
-            raise HarnessError("envs remove: name the environments to remove, or all")
-        return remove(names)
+        return remove(list(args.names))
     if action == "path":
         from harness.envs import resolve
 
-        if len(names) != 1 or names[0] not in by_name():
-            raise HarnessError("envs path takes one environment of the matrix (%s)" % ", ".join(by_name()))
-        print(resolve(names[0])[0].python)
+        if args.name not in by_name():
+            raise HarnessError("no environment %r in the matrix (choose from: %s)" % (args.name, ", ".join(by_name())))
+        print(resolve(args.name)[0].python)
         return 0
     sys.stdout.write(render(args.format))
     return 0

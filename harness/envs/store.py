@@ -25,6 +25,8 @@ from harness.errors import HarnessError
 STAMP = "memharness-env.json"
 # what a wheel of the project is built from: a change to any of these is a different environment
 SOURCES = ("pyproject.toml", "CMakeLists.txt", "harness", "cpp")
+BESIDE = ("README.md", "LICENSE")  # read by the build (the package's description), not digested
+_SKIP = ("__pycache__", "*.so", "*.pyc", "*.pyd", ".*")
 
 
 def root(create: bool = False) -> str:
@@ -46,8 +48,8 @@ def check_private(path: str) -> None:
     """Refuse a folder another user owns or may write to (nor may its parent, were it ours)."""
     for p in (path, os.path.dirname(path)):
         st = os.stat(p)
-        if p != path and st.st_uid != os.getuid():
-            break  # a parent such as ~/.cache of a shared layout: only our own folders are checked
+        if p != path and (st.st_uid != os.getuid() or st.st_mode & stat.S_ISVTX):
+            break  # a parent of someone else's, or sticky as /tmp (no one else can rename our folder)
         if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             raise HarnessError("%s is writable by others or not yours: refusing to run interpreters from it "
                                "(chmod go-w %s, or set MEMHARNESS_ENVS_DIR to a folder of your own)" % (p, p))
@@ -80,6 +82,13 @@ def source_tree() -> str:
     return top
 
 
+def _skipped(name: str) -> bool:
+    """Builds, caches and hidden files: neither copied for a build nor digested."""
+    import fnmatch
+
+    return any(fnmatch.fnmatch(name, p) for p in _SKIP)
+
+
 def source_digest(top: str) -> str:
     """sha256 of the files a wheel is built from (names and contents; caches and builds left out)."""
     h = hashlib.sha256()
@@ -87,13 +96,36 @@ def source_digest(top: str) -> str:
         path = os.path.join(top, entry)
         files = [path] if os.path.isfile(path) else []
         for folder, dirs, names in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
-            files += [os.path.join(folder, n) for n in sorted(names) if not n.endswith((".so", ".pyc", ".pyd"))]
+            dirs[:] = sorted(d for d in dirs if not _skipped(d))
+            files += [os.path.join(folder, n) for n in sorted(names) if not _skipped(n)]
         for f in files:
             h.update(os.path.relpath(f, top).encode() + b"\0")
             with open(f, "rb") as fh:
                 h.update(hashlib.sha256(fh.read()).digest())
     return h.hexdigest()
+
+
+@contextlib.contextmanager
+def staged(top: str) -> Iterator[str]:
+    """A copy of the files a wheel is built from, in a private temporary folder (mkdtemp): the
+    build reads exactly the files the stamp digests, whatever is edited meanwhile, and from a path
+    no installer's cache has seen (pip and uv may cache the wheel of a local folder by its path)."""
+    import shutil
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="memharness-source-")
+    dest = os.path.join(tmp, "source")
+    try:
+        os.mkdir(dest)
+        for entry in SOURCES + BESIDE:
+            src = os.path.join(top, entry)
+            if os.path.isdir(src):
+                shutil.copytree(src, os.path.join(dest, entry), ignore=shutil.ignore_patterns(*_SKIP))
+            elif os.path.isfile(src):
+                shutil.copy2(src, os.path.join(dest, entry))
+        yield dest
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def wanted(spec: EnvSpec, top: Optional[str]) -> Dict[str, Any]:

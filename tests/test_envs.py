@@ -170,6 +170,16 @@ def test_installer_messages():
     assert why_failed("error: command 'g++' failed: No such file or directory") is None
 
 
+def test_a_failed_build_names_its_first_error(tmp_path):
+    from harness.envs.build import _run
+
+    out = "  error: subprocess-exited-with-error\n  CMake Error at CMakeLists.txt:3: no compiler\nERROR: Could not build wheels"
+    with pytest.raises(HarnessError, match=r"py3.12: installing the project failed \(status 1\): CMake Error at "
+                                           r"CMakeLists.txt:3: no compiler; log: "):
+        _run(["sh", "-c", "printf '%s\\n' \"$0\"; exit 1", out], str(tmp_path / "log"), "installing the project",
+             "py3.12")
+
+
 def test_uv_when_present_else_venv_and_pip(envroot, monkeypatch):
     from harness.envs import build
 

@@ -39,6 +39,8 @@ _MISSING = [re.compile(p) for p in (
 _OFFLINE = re.compile(r"NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution|"
                       r"Network is unreachable|Name or service not known|dns error|Connection refused|"
                       r"Max retries exceeded|Could not connect")
+_GENERIC = re.compile(r"subprocess-exited-with-error|Failed (to )?build|Could not build wheels|originates from a subprocess|"
+                      r"^error: metadata-generation-failed|^ERROR: Failed building")
 _RETRYING = re.compile(r"Retrying .*?(/simple/[^/\s]+/?|https?://\S+)")
 
 _CHECK = r"""
@@ -105,7 +107,9 @@ def _run(cmd: List[str], log: str, what: str, name: str, env: Optional[Dict[str,
         if missing:
             raise HarnessError("%s: could not fetch %s from the package index (offline, or no release for CPython "
                                "%s?); log: %s" % (name, missing, name[2:].split("-")[0], log))
-        tail = [ln for ln in text.strip().splitlines() if ln.strip()][-1:] or [""]
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        # the first error the build itself reported, else pip's or uv's last line
+        tail = [ln for ln in lines if re.search(r"\berror\b", ln, re.I) and not _GENERIC.search(ln)][:1] or lines[-1:] or [""]
         raise HarnessError("%s: %s failed (status %d): %s; log: %s" % (name, what, status, tail[0][:200], log))
 
 

@@ -23,7 +23,7 @@ DESCRIPTION = HELP + """
 
 Where: $MEMHARNESS_ENVS_DIR, else $XDG_CACHE_HOME/memharness/envs, else ~/.cache/memharness/envs
 (mode 0700). Each is a virtualenv with the project installed from this source tree (its C++
-extension built for that Python: 1-3 minutes each) by uv when it is on PATH, else venv and pip.
+extension built for that Python: minutes each, most of it the build) by uv when it is on PATH, else venv and pip.
 An environment is reused while the project's version, its sources and the requirements are those
 it was made from. Topics run in them with --python NAME, --python 3.12 or --python all.
 """

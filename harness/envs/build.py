@@ -174,7 +174,7 @@ def create(spec: EnvSpec, top: str, step: Callable[[str], None], say: Callable[[
         try:
             step("%s: %s venv (CPython %s)" % (spec.name, installer(), interp.version))
             _make_venv(interp.path, target, log, spec.name)
-            step("%s: installing the project and %d requirements (builds the C++ extension: 1-3 min)"
+            step("%s: installing the project and %d requirements (its C++ extension is built: minutes)"
                  % (spec.name, len(spec.requirements)))
             with store.staged(top) as source:
                 want = store.wanted(spec, source)  # the very files that are built

@@ -32,6 +32,7 @@ COMMANDS = {
     "compare": "harness.compare",
     "export-pyperf": "harness.pyperf_export",
     "site": "harness.site",
+    "envs": "harness.envs.command",
 }
 
 

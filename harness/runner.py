@@ -9,10 +9,12 @@ cases failed and none of the plan's essential cases measured anything fails with
 """
 from __future__ import annotations
 
+import importlib
+import platform
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Mapping, Optional
 
 from harness.core import children, memory
 from harness.core.progress import Progress
@@ -30,6 +32,7 @@ class Measured:
     failures: List[str] = field(default_factory=list)  # "case label: error"
     notes: List[str] = field(default_factory=list)
     seconds: float = 0.0
+    python: str = field(default_factory=platform.python_version)  # the CPython that measured
 
     def all_notes(self) -> List[str]:
         return list(self.notes) + [s.note() for s in self.skips] + ["failed: %s" % f for f in self.failures]
@@ -80,3 +83,62 @@ def measure(topic: Topic, options: Any, *, quiet: bool = True) -> Measured:
         raise ChildError("nothing was measured: every case that was tried failed: %s" % "; ".join(failures))
     measured = topic.finish(frames(by_kind), options)
     return Measured(topic.name, measured, skips, failures, list(plan.notes), time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------------------------------------
+# A topic in another interpreter: that interpreter's own installed harness runs it
+
+MEASURE_IN_TIMEOUT = 6 * 3600.0  # seconds: a whole topic, --full included
+
+
+def measure_in(python: str, topic_name: str, options: Any, *, environ: Optional[Dict[str, str]] = None,
+               timeout: float = MEASURE_IN_TIMEOUT) -> Measured:
+    """``measure`` of one topic, run by the harness installed in ``python``'s own environment (a
+    ``memharness envs`` environment, or any interpreter with memharness installed), in a child
+    started as harness.core.children starts them (nothing imported from a working folder; stopped
+    with everything it started on Ctrl-C or SIGTERM). ``options`` (the topic's Options dataclass)
+    goes as JSON, the rows, skips, failures and notes come back as JSON; ``environ``: variables the
+    run needs (THEANO_FLAGS). This very interpreter: ``measure`` itself."""
+    from harness import registry
+
+    if children._same_interpreter(python):
+        return measure(registry.topic(topic_name), options)
+    reply = children.run_child("harness.runner:measure_json", {"topic": topic_name, "options": asdict(options)},
+                               python=python, env=environ, timeout=timeout, own=True)
+    return from_json(reply)
+
+
+def _jsonable(value: Any) -> Any:
+    """Rows' values as JSON: numpy scalars as numbers, tuples as lists, anything else as text."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "item"):
+        try:
+            return _jsonable(value.item())
+        except (ValueError, TypeError):
+            pass
+    return str(value)
+
+
+def measure_json(topic: str, options: Dict[str, Any]) -> Dict[str, Any]:
+    """The child's side of ``measure_in``: the topic's Options rebuilt from JSON, measured here."""
+    from harness import registry
+
+    cls = importlib.import_module(registry.TOPICS[topic]).Options
+    got = measure(registry.topic(topic), cls(**options))
+    return {"topic": got.topic, "python": got.python, "seconds": got.seconds, "notes": list(got.notes),
+            "failures": list(got.failures), "skips": [asdict(s) for s in got.skips],
+            "rows": {k: {"columns": [str(c) for c in df.columns], "data": _jsonable(df.values.tolist())}
+                     for k, df in got.rows.items()}}
+
+
+def from_json(reply: Dict[str, Any]) -> Measured:
+    import pandas as pd
+
+    rows = {k: pd.DataFrame(v["data"], columns=v["columns"]) for k, v in reply["rows"].items()}
+    return Measured(reply["topic"], rows, [Skip(**s) for s in reply["skips"]], list(reply["failures"]),
+                    list(reply["notes"]), float(reply["seconds"]), str(reply["python"]))

@@ -5,7 +5,8 @@
 #
 #   RANGE            commits to measure, in asv/git range syntax (default: HEAD~3..HEAD, i.e. the last
 #                    three commits HEAD~2, HEAD~1 and HEAD: a range A..B excludes A). One commit: HEAD^!
-#   --env NAME       run one environment only: its label (see --list, e.g. py3.11-theano) or asv's name
+#   --env NAME       run one environment only: its label (see --list, e.g. py3.11-theano: the names of
+#                    harness/envs/matrix.py, which asv.conf.json's include list is made from) or asv's name
 #   --list           list the environments (label and asv name) and exit
 #   --quick          passed to asv run (each benchmark once, no repeats: for checks, not for figures)
 #   --light          only the benchmarks cheap enough for the whole matrix (about 2 minutes per

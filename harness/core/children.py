@@ -2,8 +2,10 @@
 
 The request and the result cross a pipe as JSON, never as a pickle. A child imports nothing from
 its working folder (a folder private to the run) and runs exactly the harness package its parent
-runs, whichever interpreter it is. Children run in process groups of their own, so that Ctrl-C,
-SIGTERM or a timeout stops them and whatever they forked.
+runs, whichever interpreter it is, or, asked (``own``), the harness installed in that interpreter's
+own environment (``harness.runner.measure_in``: a whole topic in a managed environment). Children
+run in process groups of their own, so that Ctrl-C, SIGTERM or a timeout stops them and whatever
+they forked.
 
 Standard library only and CPython 3.8 syntax.
 """
@@ -52,6 +54,26 @@ CHILD_BOOTSTRAP = (
 )
 
 
+# ``python -I -c OWN_BOOTSTRAP``: a child that runs the harness installed in ``python``'s own
+# environment (its site-packages), not this process's: ``memharness envs`` environments and any
+# interpreter with memharness installed. -I: no PYTHONPATH, no user site; the working folder is
+# taken off sys.path as above (3.8-3.10 still put '' first under -I).
+OWN_BOOTSTRAP = (
+    "import sys, os, json\n"
+    "sys.path[:] = [p for p in sys.path if p not in ('', '.') and os.path.abspath(p) != os.getcwd()]\n"
+    "try:\n"
+    "    import harness\n"
+    "except ImportError as exc:\n"
+    "    sys.stdin.read()\n"
+    "    print(json.dumps({'error': {'type': 'HarnessError', 'harness_error': True, 'message': '%s has no "
+    "memharness installed (%s): make an environment with memharness envs create, or pip install the project "
+    "into it' % (sys.executable, exc)}}))\n"
+    "    sys.exit(1)\n"
+    "import runpy\n"
+    "runpy.run_module('harness.core._child', run_name='__main__')\n"
+)
+
+
 _FIXED_LAYOUT: List[List[str]] = []  # [the setarch prefix], or [[]] where the system refuses it
 
 
@@ -62,7 +84,7 @@ def fixed_layout_prefix() -> List[str]:
     built moved by 64-80 bytes from one fresh process to the next (tables keyed by addresses
     probe, fill and resize differently), so a memory figure was not the same twice. Where setarch
     is missing or the system refuses the personality (some container sandboxes), children run as
-    they are; MEMHARNESS_ASLR=1 keeps randomisation on.
+    they are; MEMHARNESS_ASLR=1 keeps randomisation on (and str hashes random: see child_env).
     """
     if not _FIXED_LAYOUT:
         import platform
@@ -82,6 +104,11 @@ def fixed_layout_prefix() -> List[str]:
     return list(_FIXED_LAYOUT[0])
 
 
+def own_child_command(python: str) -> List[str]:
+    """The argv that starts a child of ``python`` running the harness installed in its environment."""
+    return fixed_layout_prefix() + [python, "-I", "-c", OWN_BOOTSTRAP]
+
+
 def child_command(python: str) -> List[str]:
     """The argv that starts a measurement child of ``python`` running this harness package."""
     import harness
@@ -98,6 +125,11 @@ def child_env(python: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, 
     if not _same_interpreter(python):
         env.pop("PYTHONPATH", None)
         env.pop("PYTHONHOME", None)
+    if os.environ.get("MEMHARNESS_ASLR") != "1":
+        # str hashes fixed as the address layout is (fixed_layout_prefix): with a random hash secret
+        # the bytes a build allocated moved by 64-80 B from one process to the next (tables of
+        # strings probe and resize differently), so a figure was not the same twice
+        env.setdefault("PYTHONHASHSEED", "0")
     env.update(extra or {})
     return env
 
@@ -202,6 +234,7 @@ def run_child(
     python: Optional[str] = None,
     env: Optional[Dict[str, str]] = None,
     timeout: float = 600.0,
+    own: bool = False,
 ) -> Dict[str, Any]:
     """Call ``func`` ("harness.module:function") in a fresh interpreter; return its result.
 
@@ -211,7 +244,8 @@ def run_child(
     the child runs in an empty folder, so paths in ``kwargs`` must be absolute;
     ``env`` adds environment variables (e.g. PYTHONMALLOC). On Ctrl-C or a
     timeout the child is stopped, with every process it started (it runs in a
-    process group of its own), before the exception propagates.
+    process group of its own), before the exception propagates. ``own``: the child runs the
+    harness installed in ``python``'s environment instead of this one (see OWN_BOOTSTRAP).
     """
     python = python or sys.executable
     if not (os.path.isfile(python) and os.access(python, os.X_OK)):
@@ -220,7 +254,7 @@ def run_child(
     request = json.dumps({"func": func, "kwargs": kwargs or {}})
     try:
         proc = subprocess.Popen(
-            child_command(python),
+            own_child_command(python) if own else child_command(python),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -87,7 +87,8 @@ def _check_supported(version: str, spec: str) -> None:
 
 
 def find_interpreter(spec: str) -> Interpreter:
-    """One CPython: 'current', a version ('3.8', '3.12.1') or a path. HarnessError if not found."""
+    """One CPython: 'current', a version ('3.8', '3.12.1'), a managed environment ('py3.12', see
+    harness.envs) or a path. HarnessError if not found."""
     import platform
 
     spec = spec.strip()
@@ -99,8 +100,14 @@ def find_interpreter(spec: str) -> Interpreter:
             raise HarnessError("%s is not a CPython interpreter that runs here" % spec)
         _check_supported(version, spec)
         return Interpreter(spec, spec, version)
+    if re.fullmatch(r"py3\.\d+(-\w+)?", spec):  # a managed environment (memharness envs) by name
+        from harness.envs import resolve
+
+        env = resolve(spec)[0]
+        return Interpreter(spec, env.python, env.version)
     if not re.fullmatch(r"3\.\d+(\.\d+)?", spec):
-        raise HarnessError("--python %r: give a version such as 3.8 or 3.12.1, a path, 'current' or 'all'" % spec)
+        raise HarnessError("--python %r: give a version such as 3.8 or 3.12.1, an environment such as py3.12, a path, "
+                           "'current' or 'all'" % spec)
     _check_supported(spec, spec)
     current = platform.python_version()
     if current == spec or current.startswith(spec + "."):

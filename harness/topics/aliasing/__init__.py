@@ -99,7 +99,7 @@ class Options:
 
 
 def _python_spec(text: str) -> Tuple[str, str]:
-    """'PATH' (every backend) or 'BACKEND=PATH'."""
+    """'PATH' (every backend) or 'BACKEND=PATH'; PATH may name a managed environment (py3.11-theano)."""
     backend, sep, path = text.partition("=")
     if not sep:
         backend, path = "*", text
@@ -108,6 +108,13 @@ def _python_spec(text: str) -> Tuple[str, str]:
         raise argparse.ArgumentTypeError("unknown backend %r in %r (choose from: %s)"
                                          % (backend, text, ", ".join(ALL_BACKENDS)))
     path = os.path.expanduser(path.strip())
+    if path.startswith("py3."):  # a managed environment by name (memharness envs): its interpreter
+        from harness.envs import resolve
+
+        try:
+            path = resolve(path)[0].python
+        except HarnessError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         raise argparse.ArgumentTypeError("%r is not an executable interpreter" % path)
     return backend, path
@@ -134,7 +141,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              % (",".join(W.CPU_BACKENDS), ",".join(W.GPU_BACKENDS)))
     parser.add_argument("--python", type=_python_spec, action="append", default=[], metavar="[BACKEND=]PATH",
                         help="run a backend (or, without BACKEND=, every backend) under another interpreter, "
-                             "e.g. theano=/tmp/v-theano/bin/python; repeatable")
+                             "e.g. theano=/tmp/v-theano/bin/python or theano=py3.11-theano (an environment of "
+                             "memharness envs); repeatable")
     parser.add_argument("--sizes", type=listof(nbytes), metavar="LIST",
                         help="array sizes in bytes (default: 4KB,64KB,1MB,64MB)")
     parser.add_argument("--large", action="store_true",

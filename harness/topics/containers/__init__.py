@@ -80,6 +80,9 @@ class Containers:
         parser.add_argument("--full", action="store_true", help="also the large sizes (1e6, 1e7)")
         parser.add_argument("--jobs", "-j", type=argtypes.count, default=None,
                             help="steps measured at once, each in its own processes (default: 2 or fewer)")
+        from harness.envs import add_python_argument
+
+        add_python_argument(parser)
 
     def options(self, args: argparse.Namespace) -> Options:
         return Options(args.workloads, args.sizes, args.full, getattr(args, "jobs", None))

@@ -230,16 +230,13 @@ class PickleTopic:
                             help="CPythons that load one another's pickles at every protocol: 'all' (the default "
                                  "when no --objects, --methods or --sizes is given), versions or paths, "
                                  "comma-separated, or 'none'")
-        parser.add_argument("--python", metavar="PATH",
-                            help="interpreter that builds and measures the objects (default: this one), e.g. a "
-                                 "virtualenv with Theano or PyTensor")
+        from harness.envs import add_python_argument
+
+        add_python_argument(parser)  # e.g. --python py3.11-theano: the Theano objects too
 
     def options(self, args: argparse.Namespace) -> Options:
         if args.repeat < 1 or args.repeat > 100:
             raise HarnessError("--repeat must be between 1 and 100, got %d" % args.repeat)
-        python = getattr(args, "python", None)
-        if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
-            raise HarnessError("--python %s is not an executable file" % python)
         versions = getattr(args, "versions", None)
         if versions is None:
             versions = "none" if (args.objects or args.methods or args.sizes) else "all"
@@ -247,8 +244,10 @@ class PickleTopic:
             from harness.core.interpreters import find_interpreters
 
             find_interpreters([v.strip() for v in versions.split(",") if v.strip()])
+        # --python: the environments the whole topic runs in (harness.registry.RUNS_IN_ENVS), each
+        # measuring with its own interpreter: Options.python stays None
         return Options(objects=args.objects, sizes=args.sizes, methods=args.methods, full=args.full,
-                       repeat=args.repeat, python=python, versions=None if versions == "none" else versions)
+                       repeat=args.repeat, versions=None if versions == "none" else versions)
 
     def plan(self, options: Options) -> Plan:
         """The cases of ``plan_cases``, less what the measuring interpreter cannot run (a probe in a

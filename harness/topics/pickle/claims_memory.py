@@ -122,7 +122,10 @@ def rule_file(rows: Rows) -> Optional[Judgement]:
     if not with_times:
         ev += NO_TIMES + "."
     verdict = "confirmed" if helps else ("partly" if tradeoff else "refuted")
-    return verdict, ev.strip(), "file more efficient for %d of %d" % (len(helps), len(pairs))
+    key = "file more efficient for %d of %d" % (len(helps), len(pairs))
+    if tradeoff:
+        key += ", less memory but slower for %d" % len(tradeoff)
+    return verdict, ev.strip(), key
 
 
 # --------------------------------------------------------------------------

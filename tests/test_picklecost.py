@@ -165,3 +165,19 @@ def test_versions_across_interpreters_loads_every_protocol():
     assert len(cross) == 2 * (HIGHEST + 1)
     expected = "confirmed" if all(r["loaded"] and r["equal"] for r in cross) else v.verdict
     assert v.verdict == expected and oldest.version in v.evidence
+
+
+def test_several_interpreters_are_told_apart_in_every_table():
+    others = [it for it in find_interpreters(["all"])[0] if it.version.rsplit(".", 1)[0] != "%d.%d" % sys.version_info[:2]]
+    if not others:
+        pytest.skip("no other CPython 3.8-3.13 installed here")
+    proc = _cli("--python", "current," + others[0].path, "[*range(100)]", "--methods", "dumps-p%d" % HIGHEST,
+                "--format", "markdown", "-q")
+    assert proc.returncode == 0, proc.stderr
+    tables = [t for t in proc.stdout.split("\n\n") if t.strip().startswith("|")]
+    assert tables, proc.stdout
+    for table in tables:
+        lines = table.strip().splitlines()
+        assert lines[0].split("|")[1].strip() == "python"
+        assert {line.split("|")[1].strip() for line in lines[2:]} == {
+            "%d.%d.%d" % sys.version_info[:3], others[0].version}

@@ -10,7 +10,7 @@ This package's ``__init__`` is imported by the children too: standard library on
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Dict, List
 
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
@@ -84,7 +84,7 @@ def main(args: "argparse.Namespace") -> int:
         import pandas as pd
 
         frames[k] = pd.DataFrame(rows[k])
-    shown = tables.tables(frames) if args.format in ("table", "markdown") else {"pickle-cost": df}
+    shown = _shown(frames) if args.format in ("table", "markdown") else {"pickle-cost": df}
     notes = tables.notes(frames)
     result = TopicResult("pickle-cost", shown, notes=notes,
                          meta={"expression": args.expr, "setup": "\n".join(args.setup),
@@ -94,3 +94,24 @@ def main(args: "argparse.Namespace") -> int:
         for note in notes:
             print("note: " + note, file=sys.stderr)
     return 0
+
+
+def _shown(frames: Dict[str, Any]) -> Dict[str, Any]:
+    """The pickle topic's tables of these rows; with several interpreters, one block per
+    interpreter in each table, its first column the CPython version that measured."""
+    import pandas as pd
+
+    from harness.topics.pickle import tables
+
+    df = frames["cases"]
+    pythons = list(dict.fromkeys(df["python"].dropna())) if "python" in df.columns else []
+    if len(pythons) < 2:
+        return tables.tables(frames)
+    parts: Dict[str, List[Any]] = {}
+    for py in pythons:
+        for name, table in tables.tables(dict(frames, cases=df[df["python"] == py])).items():
+            table = table.copy()
+            table.insert(0, "python", py)
+            parts.setdefault(name, []).append(table)
+    return {name: pd.concat(got, ignore_index=True) for name, got in parts.items()}
+

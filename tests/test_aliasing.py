@@ -219,7 +219,8 @@ def test_measure_backend_numpy_reference():
     out = T.measure_backend("numpy", sizes=[4000], repeat=2, min_time=0.001, conformance=False)
     ops = {(r["operation"], r["borrow"]) for r in out["throughput"]}
     assert ops == {("copy", False), ("copy", True), ("copyto", False), ("call", False), ("call", True)}
-    assert [(lim["limit"], lim["bytes"]) for lim in out["limits"]] == [("memcpy warm", 4000), ("alloc+copy", 4000)]
+    # before and after the operations: the join takes the fastest sample of both
+    assert [(lim["limit"], lim["bytes"]) for lim in out["limits"]] == [("memcpy warm", 4000), ("alloc+copy", 4000)] * 2
     limit_of = {(r["operation"], r["borrow"]): r["limit"] for r in out["throughput"]}
     assert limit_of[("copyto", False)] == "memcpy warm" and limit_of[("copy", False)] == "alloc+copy"
     assert limit_of[("copy", True)] is None

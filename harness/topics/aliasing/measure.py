@@ -200,6 +200,11 @@ def measure_throughput(b: Backend, sizes: Sequence[int], *, repeat: int = 5, min
         # neighbours); timed.join merges both before the overhead claim reads it
         overheads.append(dict(measure_overhead(repeat=repeat, min_time=min_time, device=b.device),
                               bytes=int(src.nbytes)))
+        # the limits too: an allocating copy's speed moves with how many huge pages the kernel
+        # grants at that moment, and a limit timed only before the operations was beaten by one
+        # of them (7% at 64 MB); timed.join takes the fastest sample of both
+        for lim in measure_limits(int(src.nbytes), repeat=repeat, min_time=min_time):
+            limit_rows.append(dict(lim, backend=b.name))
         del src
         gc.collect()
     return {"throughput": rows, "limits": limit_rows, "overhead": overheads}

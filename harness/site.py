@@ -73,7 +73,12 @@ def make_offline(html: str) -> int:
         import asv_tachyon  # noqa: F401
     except ImportError:
         raise HarnessError("the offline site needs asv-tachyon: %s" % INSTALL) from None
-    proc = subprocess.run([sys.executable, "-m", "asv_tachyon", "install", html], capture_output=True, text=True)
+    # -I: the working folder (and PYTHONPATH) stay off the path, so no asv_tachyon.py lying there runs
+    try:
+        proc = subprocess.run([sys.executable, "-I", "-m", "asv_tachyon", "install", html], capture_output=True,
+                              text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        raise HarnessError("asv-tachyon install %s took over 300 s: stopped" % html) from None
     if proc.returncode != 0:
         raise HarnessError("asv-tachyon install %s failed: %s" % (html, (proc.stderr or proc.stdout).strip()[-500:]))
     fixed = nulls_as_strings(index)

@@ -151,6 +151,11 @@ def test_compare_calls_a_difference_only_when_significant():
     assert not same["significant"] and same["faster"] is None
     few = timing.compare([1.0, 1.1], [2.0])
     assert few["faster"] is None and few["why"].startswith("too few samples")
+    # 3 against 3 can never reach p < 0.01 (its smallest p is 0.1): too few, not a tie
+    three = timing.compare([1.0, 1.01, 1.02], [2.0, 2.01, 2.02])
+    assert three["faster"] is None and "smallest p they can give is 0.1" in three["why"]
+    assert timing.smallest_p(5, 5) == pytest.approx(2 / 252) and timing.smallest_p(0, 4) == 1.0
+    assert timing.compare([1.0, 1.01, 1.02, 1.03, 1.04], [2.0, 2.01, 2.02, 2.03, 2.04])["faster"] == "a"
 
 
 def test_to_pyperf_writes_one_run_per_process(tmp_path):

@@ -10,6 +10,7 @@ from conftest import find_python, run_cli
 
 from harness.core import memory
 from harness.core.interpreters import VERSIONS
+from harness.errors import HarnessError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -150,3 +151,25 @@ def test_example_scripts_run_and_print_a_table(tmp_path, script, args):
     assert proc.returncode == 0, proc.stderr
     assert "x_allocated" in proc.stdout and "requested" in proc.stdout
     assert len(proc.stdout.splitlines()) >= 5
+
+
+def test_a_module_in_a_folder_others_may_write_is_refused(tmp_path, monkeypatch):
+    from harness.core import modpath
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "planted_mod.py").write_text("def f():\n    return [0] * 10\n")
+    shared.chmod(0o777)
+    monkeypatch.syspath_prepend(str(shared))
+    with pytest.raises(HarnessError, match="other users may write to"):
+        modpath.module_folder("planted_mod")
+    shared.chmod(0o755)
+    assert modpath.module_folder("planted_mod") == str(shared)
+
+
+def test_the_module_folder_goes_last_on_the_childs_path(monkeypatch):
+    from harness.core import modpath
+
+    monkeypatch.setattr(sys, "path", ["/std", "/site"])
+    modpath.add_folders(["/mine", "/std"])
+    assert sys.path == ["/std", "/site", "/mine"]

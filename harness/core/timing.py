@@ -27,7 +27,6 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 PROCESSES = 2  # timed children per figure that a verdict reads (pyperf's minimum is 2 as well)
 WARMUPS = 1  # samples taken and dropped before the timed ones, per process
 ALPHA = 0.01  # significance level of compare()
-MIN_SAMPLES = 6  # fewer samples in all cannot make a difference significant at ALPHA
 
 
 def time_call(
@@ -122,15 +121,28 @@ def compare(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA) -> Dic
     """
     ma, mb = statistics.median(a), statistics.median(b)
     ratio = mb / ma if ma > 0 else float("nan")
-    if len(a) < 2 or len(b) < 2 or len(a) + len(b) < MIN_SAMPLES:
+    smallest = smallest_p(len(a), len(b))
+    if smallest >= alpha:
         return {"ratio": ratio, "p": float("nan"), "significant": False, "faster": None,
-                "why": "too few samples to test (%d and %d)" % (len(a), len(b))}
+                "why": "too few samples to test (%d and %d: the smallest p they can give is %.3g, not below %g)"
+                       % (len(a), len(b), smallest, alpha)}
     from scipy.stats import mannwhitneyu
 
     p = float(mannwhitneyu(list(a), list(b), alternative="two-sided").pvalue)
     significant = p < alpha
     faster = ("a" if ma < mb else "b") if significant and ma != mb else None
     return {"ratio": ratio, "p": p, "significant": significant and faster is not None, "faster": faster, "why": ""}
+
+
+def smallest_p(n1: int, n2: int) -> float:
+    """The smallest two-sided p a Mann-Whitney test of n1 against n2 samples can give (every sample
+    of one below every sample of the other): 2 / C(n1 + n2, n1); 1 where either side is empty."""
+    import math
+
+    if n1 < 1 or n2 < 1:
+        return 1.0
+    return min(1.0, 2.0 / math.comb(n1 + n2, n1)) if hasattr(math, "comb") else min(
+        1.0, 2.0 * math.factorial(n1) * math.factorial(n2) / math.factorial(n1 + n2))
 
 
 def to_pyperf(name: str, timing: Mapping[str, Any], metadata: Optional[Mapping[str, Any]] = None) -> Any:

@@ -70,9 +70,9 @@ def _error(stage: str, exc: BaseException) -> Dict[str, Any]:
 
 def _builder(stmt: str, setup: str, paths: Sequence[str]) -> Callable[[], Any]:
     """The build: setup run now (in the namespace the statement sees), the statement compiled now."""
-    for p in reversed(list(paths)):
-        if p not in sys.path:
-            sys.path.insert(0, p)
+    from harness.core.modpath import add_folders
+
+    add_folders(paths)
     # a module of its own, in sys.modules: what the setup defines can be looked up by its
     # __module__ (dataclasses, pickle and typing do)
     module = types.ModuleType("__footprint__")

@@ -3,9 +3,7 @@ fresh child of each interpreter, its row (raw units: bytes, seconds) or its erro
 the first statement, the display table and the bar plot."""
 from __future__ import annotations
 
-import importlib.util
 import math
-import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Sequence, Union
@@ -44,21 +42,13 @@ def statement_text(stmt: Statement) -> str:
 
 def module_paths(stmt: str) -> List[str]:
     """Where this process finds the module of a "module:function" statement (the sys.path entry
-    it lives under), so that the child finds the same one; [] for an expression or an unknown module."""
+    it lives under, harness.core.modpath), so that the child finds the same one; [] for an
+    expression or an unknown module."""
+    from harness.core.modpath import module_folder
+
     ref = function_ref(stmt)
-    if ref is None:
-        return []
-    name = ref.partition(":")[0]
-    try:
-        spec = importlib.util.find_spec(name.split(".")[0])
-    except (ImportError, ValueError):
-        return []
-    if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
-        return []
-    top = os.path.dirname(spec.origin)
-    if spec.submodule_search_locations:  # a package: its folder's parent is on sys.path
-        top = os.path.dirname(top)
-    return [os.path.abspath(top)]
+    folder = module_folder(ref.partition(":")[0]) if ref is not None else None
+    return [folder] if folder else []
 
 
 def measure_statement(stmt: str, setup: str, interpreter: Interpreter,

@@ -20,7 +20,6 @@ it), CPython 3.8 syntax; pandas is imported where rows are made into frames.
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -103,17 +102,13 @@ def _plugins(options: Options) -> List[List[str]]:
     """Options.plugins as [module, the sys.path folder it is found under] (for the children),
     each imported here first (registering its methods)."""
     import importlib
-    import importlib.util
+
+    from harness.core.modpath import module_folder
 
     out = []
     for name in options.plugins:
-        mod = importlib.import_module(name)
-        spec = importlib.util.find_spec(name.split(".")[0])
-        origin = (spec.origin if spec else None) or getattr(mod, "__file__", None) or ""
-        top = os.path.dirname(origin)
-        if spec is not None and spec.submodule_search_locations:
-            top = os.path.dirname(top)
-        out.append([name, os.path.abspath(top) if top else ""])
+        importlib.import_module(name)
+        out.append([name, module_folder(name) or ""])
     return out
 
 

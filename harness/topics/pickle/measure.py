@@ -119,10 +119,12 @@ def _journal(path: Optional[str], entry: Dict[str, Any]) -> None:
 
 def load_plugins(plugins: Sequence[Sequence[str]]) -> None:
     """Import the plugin modules ([module, folder] pairs) that register methods of their own
-    (``methods.register``); the folder goes first on sys.path. The parent imports them too."""
+    (``methods.register``); the folder goes last on sys.path (harness.core.modpath). The parent
+    imports them too."""
+    from harness.core.modpath import add_folders
+
     for module, folder in plugins:
-        if folder and folder not in sys.path:
-            sys.path.insert(0, folder)
+        add_folders([folder])
         importlib.import_module(module)
 
 

@@ -17,6 +17,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Sequence
 
+from harness.errors import ChildError
 from harness.topics.pickle.workloads import float_value, int_value, str_value
 
 HIGHEST = pickle.HIGHEST_PROTOCOL
@@ -61,12 +62,13 @@ def read(files: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     for f in files:
         entry = {"writer": f["writer"], "protocol": f["protocol"], "loaded": False, "equal": None, "error": None}
         loads.append(entry)
-        if _sha256(f["path"]) != f["sha256"]:
+        with open(f["path"], "rb") as fh:
+            data = fh.read()  # read once: the bytes checked are the bytes loaded
+        if hashlib.sha256(data).hexdigest() != f["sha256"]:
             entry["error"] = "the file changed since it was written: not loaded"
             continue
         try:
-            with open(f["path"], "rb") as fh:
-                back = pickle.load(fh)
+            back = pickle.loads(data)
         except Exception as exc:  # noqa: BLE001 - what this interpreter says of that protocol
             entry["error"] = "%s: %s" % (type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
             continue
@@ -91,6 +93,10 @@ def versions_rows(pythons: Sequence[Any]) -> Dict[str, List[Dict[str, Any]]]:
                 "harness.topics.pickle.versions:write", {"folder": it_sub[1]}, python=it_sub[0].path, timeout=120),
                 zip(pythons, subs)))
             written = [f for got in wrote for f in got["files"]]
+            for sub, got in zip(subs, wrote):  # only files in the folder this run gave that writer
+                for f in got["files"]:
+                    if os.path.dirname(os.path.abspath(f["path"])) != sub:
+                        raise ChildError("pickle versions: %s wrote %s, outside its folder %s" % (got["python"], f["path"], sub))
             highest = {got["python"]: got["highest"] for got in wrote}
             read_back = list(pool.map(lambda it: children.run_child(
                 "harness.topics.pickle.versions:read", {"files": written}, python=it.path, timeout=120), pythons))

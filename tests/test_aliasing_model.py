@@ -76,6 +76,12 @@ def test_internal_safe_needs_the_internal_object():
     assert v.verdict == "refuted" and "internal object no" in v.evidence
 
 
+def test_internal_safe_without_the_internal_case_is_not_a_pass():
+    df = held("a", True, False)
+    v = judged("aliasing.internal_safe", {"conformance": df[df["case_id"] != CaseId.GET_BORROW_INTERNAL]})
+    assert v.verdict == "inconclusive" and v.evidence.startswith("not measured")
+
+
 # ---------------------------------------------------------------- get_value(), twice
 
 
@@ -131,14 +137,22 @@ def test_gpu_borrow_useless_partly_across_backends():
     # two real GPU backends (a second name stands in for another library)
     import harness.topics.aliasing.claims_model as M
 
-    rows = {"throughput": pd.concat([tput("shared", {"pytensor-jax-gpu": (1.0, 1.0)}),
-                                     tput("shared", {"other-gpu": (3.0, 1.0)})], ignore_index=True)}
+    rows = conf(("pytensor-jax-gpu", CaseId.SHARED_BORROW, False), ("other-gpu", CaseId.SHARED_BORROW, False))
+    rows["throughput"] = pd.concat([tput("shared", {"pytensor-jax-gpu": (1.0, 1.0)}),
+                                    tput("shared", {"other-gpu": (3.0, 1.0)})], ignore_index=True)
     old = M.GPU_BACKENDS
     M.GPU_BACKENDS = old + ("other-gpu",)
     try:
         v = judged("aliasing.gpu_borrow_useless", rows)
-        assert v.verdict == "partly" and "other-gpu: shared(v, borrow=True) aliases v ?; at 64MB copy/borrow time 3x, " \
+        assert v.verdict == "partly" and "other-gpu: shared(v, borrow=True) aliases v no; at 64MB copy/borrow time 3x, " \
             "borrow faster (p=" in v.evidence
+        # the alias never measured, or speed samples that cannot be tested: no verdict, not "useless"
+        unmeasured = {"throughput": rows["throughput"]}
+        v = judged("aliasing.gpu_borrow_useless", unmeasured)
+        assert v.verdict == "inconclusive" and "was not measured" in v.evidence
+        medians = dict(rows, throughput=tput("shared", {"pytensor-jax-gpu": (1.0, 1.0)}).assign(values=None))
+        v = judged("aliasing.gpu_borrow_useless", medians)
+        assert v.verdict == "inconclusive" and "speed not tested" in v.evidence
     finally:
         M.GPU_BACKENDS = old
 

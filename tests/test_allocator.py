@@ -455,3 +455,12 @@ def test_a_missing_cpp_extension_is_one_skip(monkeypatch):
                                              "%s pymalloc 64 B free_all" % plan.cases[0].label.split()[1]]
     assert [(s.what, s.install) for s in plan.skips] == [("C++ column", INSTALL["cpp"])]
     assert not any(n.startswith("C++ rows") for n in plan.notes)
+
+
+def test_size_classes_without_the_probe_figures_is_inconclusive_not_refuted():
+    from harness.topics.allocator import claims as AC
+
+    geo = pd.DataFrame([{"python": "3.11.7", "allocator": "pymalloc", "arena_size": 1 << 20, "pool_size": 16384,
+                         "n": 1000, "class_step": 16, "request": None, "block": 64, "class_blocks_added": 1000}])
+    v = next(c for c in AC.CLAIMS if c.id == "allocator.classes").judge({"geometry": geo})
+    assert v.verdict == "inconclusive" and "not measured: request" in v.evidence

@@ -105,6 +105,10 @@ def test_file():
     assert verdict(pc.FILE, helps + no) == "confirmed"  # "certain objects": where it helps, it does
     assert verdict(pc.FILE, slower + no) == "partly"  # saves memory, but significantly slower
     assert verdict(pc.FILE, no) == "refuted"
+    nan = float("nan")
+    unmeasured = [row("numpy", "dumps-p%d" % p, dump_peak=nan), row("numpy", "dump-p%d" % p, dump_peak=nan)]
+    assert verdict(pc.FILE, unmeasured) == "inconclusive"  # never "no saving" over NaN
+    assert verdict(pc.FILE, unmeasured + no) == "refuted"  # the NaN pair is left out, named
     assert verdict(pc.FILE, [row("numpy", "dumps-p%d" % p)]) == "inconclusive"
     ev = pc.FILE.judge({"cases": pd.DataFrame(helps + slower + no)}).evidence
     assert "significantly slower" in ev and "no significant difference" in ev
@@ -230,6 +234,8 @@ def test_oob():
     assert verdict(pc.OOB, [row("pytensor-shared", "oob-p5", dump_copies=1.0)]) == "inconclusive"
     # below 1 MiB a page is more than 0.05 copies: listed, not judged
     assert verdict(pc.OOB, [row("numpy", "oob-p5", size=64 * 1024, dump_copies=0.0625)]) == "inconclusive"
+    # copies not measured: not "zero copies"
+    assert verdict(pc.OOB, [row("numpy", "oob-p5", dump_copies=float("nan"), load_copies=0.0)]) == "inconclusive"
 
 
 # --------------------------------------------------------------------------

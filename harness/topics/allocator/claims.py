@@ -11,6 +11,7 @@ every interpreter import the package.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
@@ -195,6 +196,8 @@ def _inefficient(view: View, python: str) -> Optional[Judgement]:
     if not alla or alla["arenas_alloc"] is None or alla["held_per_live"] is None:
         return None
     ratio = alla["held_per_live"]
+    if not math.isfinite(ratio):
+        return "inconclusive", "not measured: the bytes held per live byte (%s)" % ratio
     inefficient = ratio > INEFFICIENT
     kept, freed = _free_all_half(alla)
     return (tally(int(inefficient) + int(kept), 2),
@@ -209,14 +212,16 @@ def _classes(view: View, python: str) -> Optional[Judgement]:
     geo = view.geometry.get(python) or {}
     if geo.get("n") is None or not geo.get("class_step"):
         return _no_stats(geo)
-    step, request, block, added, nobj = geo["class_step"], geo.get("request"), geo.get("block"), geo.get(
-        "class_blocks_added"), geo["n"]
-    expected = -(-int(request or 0) // step) * step
-    landed = added is not None and added >= 0.99 * nobj
-    ok = block == expected and landed
+    missing = [k for k in ("request", "block", "class_blocks_added") if geo.get(k) is None or geo[k] != geo[k]]
+    if missing:
+        return "inconclusive", "not measured: %s of the size-class probe" % ", ".join(missing)
+    step, nobj = geo["class_step"], geo["n"]
+    request, block, added = int(geo["request"]), geo["block"], geo["class_blocks_added"]
+    expected = -(-int(request) // step) * step
+    ok = block == expected and added >= 0.99 * nobj
     return ("confirmed" if ok else "refuted",
             "%d objects of %d B: the %s B class (the request rounded up to the %d B step: %d B) gained %s blocks"
-            % (nobj, request or 0, block, step, expected, added))
+            % (nobj, request, block, step, expected, added))
 
 
 def _buildup(view: View, python: str) -> Optional[Judgement]:

@@ -97,6 +97,11 @@ def rule_file(rows: Rows) -> Optional[Judgement]:
     tradeoff: List[str] = []
     no: List[str] = []
     with_times = False
+    unmeasured = [case_label(rb) for rb, rf in pairs if not (rb["dump_peak"] == rb["dump_peak"]
+                                                              and rf["dump_peak"] == rf["dump_peak"])]
+    pairs = [(rb, rf) for rb, rf in pairs if case_label(rb) not in unmeasured]
+    if not pairs:
+        return "inconclusive", "not measured: the resident dump peak of %s" % ", ".join(unmeasured)
     for rb, rf in pairs:
         saving = rb["dump_peak"] - rf["dump_peak"]
         text = "%s: resident peak %s to a file vs %s to bytes" % (case_label(rb), _mib(rf["dump_peak"]),
@@ -121,6 +126,9 @@ def rule_file(rows: Rows) -> Optional[Judgement]:
             ev += "%s for %d case(s): %s. " % (what, len(items), listing(items, 3))
     if not with_times:
         ev += NO_TIMES + "."
+    if unmeasured:
+        ev += "Not judged (resident peak not measured): %s." % ", ".join(unmeasured)
+    # "certain objects": one object for which the file is the better way confirms the words
     verdict = "confirmed" if helps else ("partly" if tradeoff else "refuted")
     key = "file more efficient for %d of %d" % (len(helps), len(pairs))
     if tradeoff:
@@ -153,9 +161,12 @@ def rule_oob(rows: Rows) -> Optional[Judgement]:
             items[-1] += " (not judged: also holds data that stays in band)"
         elif r["payload"] < MiB:
             items[-1] += " (not judged: below 1 MiB a page is more than 0.05 copies)"
+        elif not (r["dump_copies"] == r["dump_copies"] and r["load_copies"] == r["load_copies"]):
+            items[-1] += " (not judged: not measured)"
         elif r["dump_copies"] > 0.05 or r["load_copies"] > 0.05:
             zero = False
-    judged = o[holds_arrays(o, ndarray=True) & (o["payload"] >= MiB)]
+    judged = o[holds_arrays(o, ndarray=True) & (o["payload"] >= MiB) & o["dump_copies"].notna()
+               & o["load_copies"].notna()]
     verdict = "inconclusive" if judged.empty else ("confirmed" if zero else "refuted")
     return verdict, ("resident peak of a plain array in payload copies (zero copy: < 0.05 at 1 MiB and "
                      "above): " + "; ".join(items)), "; ".join(items)

@@ -12,7 +12,7 @@ WORKLOADS = list(workloads.WORKLOADS)
 # claims read the ratio at the largest n, so the bytes are tracked at n = 1e5 (n = 1000 until this
 # change; `memharness containers` measures both), and the times on one workload of each shape
 SIZES = [100_000]
-TIMED = ["list_int", "dict_int_int", "set_int", "list_str_short", "records_class"]
+TIMED = ["list_int", "dict_int_int", "records_class"]
 
 
 class BytesPerElement:

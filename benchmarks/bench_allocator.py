@@ -4,6 +4,10 @@ Run in an asv matrix over CPython versions, the arena and pool sizes step up at
 3.10 (256 KiB -> 1 MiB arenas, 4 KiB -> 16 KiB pools), and the arenas retained
 after each free pattern follow. Every figure comes from the allocator topic
 (harness.topics.allocator), measured in fresh child processes of the interpreter asv runs.
+Geometry's sizes are constants of the build (exact); what is found by probing or retained after a
+free depends on the heap's state (the child's imports, ASLR) and moves by an arena or a pool between
+runs of one commit: those units carry "(heap state)" or "(RSS)", which ``memharness compare`` gates by
+noise (harness.resultset.figure_kind).
 """
 from harness import runner
 from harness.topics.allocator import TOPIC, Options, measure, workloads
@@ -45,7 +49,7 @@ class Geometry:
         """Fresh pools found one after another in an arena, from block addresses."""
         return (geo.get("probe") or {}).get("pools_per_arena")
 
-    track_pools_per_arena_seen.unit = "pools"
+    track_pools_per_arena_seen.unit = "pools (heap state)"
 
 
 def _missing(value):
@@ -84,17 +88,17 @@ class Retention:
         r = rows[(pattern, "pymalloc")]
         return r["arenas_freed"] - r["arenas_start"]
 
-    track_arenas_retained.unit = "arenas"
+    track_arenas_retained.unit = "arenas (heap state)"
 
     def track_arena_bytes_retained(self, rows, pattern):
         return rows[(pattern, "pymalloc")]["held_freed"]
 
-    track_arena_bytes_retained.unit = "bytes"
+    track_arena_bytes_retained.unit = "bytes (heap state)"
 
     def track_rss_retained(self, rows, pattern):
         return rows[(pattern, "pymalloc")]["rss_freed_bytes"]
 
-    track_rss_retained.unit = "bytes"
+    track_rss_retained.unit = "bytes (RSS)"
 
     def track_rss_retained_malloc(self, rows, pattern):
         """The same under PYTHONMALLOC=malloc (glibc holds what it frees)."""
@@ -102,14 +106,14 @@ class Retention:
             raise NotImplementedError("no PYTHONMALLOC=malloc figures")
         return rows[(pattern, "malloc")]["rss_freed_bytes"]
 
-    track_rss_retained_malloc.unit = "bytes"
+    track_rss_retained_malloc.unit = "bytes (RSS)"
 
     def track_arenas_added_by_other_class(self, rows, pattern):
         """Arenas added when as many objects as were freed come back one size class larger."""
         r = rows[(pattern, "pymalloc")]
         return r["arenas_other"] - r["arenas_freed"]
 
-    track_arenas_added_by_other_class.unit = "arenas"
+    track_arenas_added_by_other_class.unit = "arenas (heap state)"
 
 
 class RetainedPerLive:

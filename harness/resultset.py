@@ -37,13 +37,19 @@ Key = Tuple[str, str, str]  # (environment, benchmark, parameters)
 
 
 def figure_kind(definition: Optional[Dict[str, Any]]) -> str:
-    """exact, time, rate or other, from a benchmarks.json definition."""
+    """exact, time, rate or other, from a benchmarks.json definition.
+
+    A track_ figure is exact when its unit is a count (EXACT_UNITS) and nothing more. A unit with a
+    qualifier in parentheses, "bytes (RSS)" or "arenas (heap state)", names where a count comes from
+    when that source is not deterministic (the resident set, the heap's state after a free): such a
+    figure is "other", gated by the noise of repeated runs like a time, in either direction. asv
+    keeps only the unit of a benchmark's attributes in benchmarks.json, so the suites say it there."""
     if not isinstance(definition, dict):
         return "other"
     btype, unit = definition.get("type"), str(definition.get("unit") or "").strip().lower()
     if btype == "time":
         return "time"
-    if btype == "track" and unit in EXACT_UNITS:
+    if btype == "track" and unit in EXACT_UNITS:  # "bytes (rss)" is not in it: a qualified count
         return "exact"
     if btype == "track" and unit.endswith("/s"):
         return "rate"

@@ -15,11 +15,12 @@ DEFS = {
 }
 
 
-def write_set(root, values, commit="a" * 40, machine="box", samples=None, env="virtualenv-py3.11"):
-    """A results folder: values = {benchmark: [value per param 'a', 'b']}; samples likewise (lists)."""
+def write_set(root, values, commit="a" * 40, machine="box", samples=None, env="virtualenv-py3.11", kinds=None):
+    """A results folder: values = {benchmark: [value per param 'a', 'b']}; samples likewise (lists);
+    kinds: the benchmarks' (type, unit), DEFS unless given."""
     os.makedirs(os.path.join(root, machine), exist_ok=True)
     defs = {n: {"name": n, "type": t, "unit": u, "version": "v1", "params": [["'a'", "'b'"]], "param_names": ["k"]}
-            for n, (t, u) in DEFS.items()}
+            for n, (t, u) in (kinds or DEFS).items()}
     with open(os.path.join(root, "benchmarks.json"), "w") as fh:
         json.dump(dict(defs, version=2), fh)
     with open(os.path.join(root, machine, "machine.json"), "w") as fh:
@@ -143,6 +144,33 @@ def test_byte_figures_that_differ_between_runs_of_one_commit_fail(tmp_path, caps
     write_set(tmp_path / "b", BASE, commit="b" * 40)
     rc, out, _ = run(capsys, tmp_path / "a", tmp_path / "b")
     assert rc == 1 and "\nunstable " in out
+
+
+@pytest.mark.parametrize("unit, kind", [("bytes", "exact"), ("arenas", "exact"), ("bytes (RSS)", "other"),
+                                        ("arenas (heap state)", "other"), ("pools (heap state)", "other"),
+                                        ("GB/s", "rate"), ("ratio", "other")])
+def test_a_qualified_count_is_not_exact(unit, kind):
+    from harness.resultset import figure_kind
+
+    assert figure_kind({"type": "track", "unit": unit}) == kind
+    assert figure_kind({"type": "time", "unit": "seconds"}) == "time"
+
+
+RSS = {"bench_x.Mem.track_rss": ("track", "bytes (RSS)")}
+
+
+@pytest.mark.parametrize("new, status, rc", [(1_030_000, "same", 0), (0, "moved", 1), (2_000_000, "moved", 1)])
+def test_an_rss_figure_is_gated_by_its_noise_not_to_the_byte(tmp_path, capsys, new, status, rc):
+    """Two runs of the base commit measure the figure's spread (1.00 MB vs 1.05 MB: 5%): a change within it
+    passes (1.03 MB), one beyond it fails, in either direction."""
+    write_set(tmp_path / "a", {"bench_x.Mem.track_rss": [1_000_000, 4096]}, machine="run-1", kinds=RSS)
+    write_set(tmp_path / "a", {"bench_x.Mem.track_rss": [1_050_000, 4096]}, machine="run-2", kinds=RSS)
+    write_set(tmp_path / "b", {"bench_x.Mem.track_rss": [new, 4096]}, commit="b" * 40, kinds=RSS)
+    got, out, _ = run(capsys, tmp_path / "a", tmp_path / "b", "--all")
+    assert got == rc, out
+    row = next(line for line in out.splitlines() if "track_rss" in line and "'a'" in line)
+    assert row.split()[:2] == [status, "other"], row
+    assert "unstable" not in out
 
 
 def test_markdown_for_a_pull_request_and_two_commits_of_one_folder(tmp_path, capsys):

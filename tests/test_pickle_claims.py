@@ -236,6 +236,8 @@ def test_oob():
     assert verdict(pc.OOB, [row("numpy", "oob-p5", size=64 * 1024, dump_copies=0.0625)]) == "inconclusive"
     # copies not measured: not "zero copies"
     assert verdict(pc.OOB, [row("numpy", "oob-p5", dump_copies=float("nan"), load_copies=0.0)]) == "inconclusive"
+    assert verdict(pc.OOB, [row("numpy", "oob-p5", dump_copies=0.0, load_copies=float("nan"))]) == "confirmed"
+    assert verdict(pc.OOB, [row("numpy", "oob-p5", dump_copies=1.0, load_copies=float("nan"))]) == "refuted"
 
 
 # --------------------------------------------------------------------------

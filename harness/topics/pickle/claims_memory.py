@@ -161,12 +161,11 @@ def rule_oob(rows: Rows) -> Optional[Judgement]:
             items[-1] += " (not judged: also holds data that stays in band)"
         elif r["payload"] < MiB:
             items[-1] += " (not judged: below 1 MiB a page is more than 0.05 copies)"
-        elif not (r["dump_copies"] == r["dump_copies"] and r["load_copies"] == r["load_copies"]):
-            items[-1] += " (not judged: not measured)"
-        elif r["dump_copies"] > 0.05 or r["load_copies"] > 0.05:
+        elif not r["dump_copies"] == r["dump_copies"]:
+            items[-1] += " (not judged: the dump's copies not measured)"
+        elif r["dump_copies"] > 0.05 or r["load_copies"] > 0.05:  # a load not measured (NaN) judges the dump alone
             zero = False
-    judged = o[holds_arrays(o, ndarray=True) & (o["payload"] >= MiB) & o["dump_copies"].notna()
-               & o["load_copies"].notna()]
+    judged = o[holds_arrays(o, ndarray=True) & (o["payload"] >= MiB) & o["dump_copies"].notna()]
     verdict = "inconclusive" if judged.empty else ("confirmed" if zero else "refuted")
     return verdict, ("resident peak of a plain array in payload copies (zero copy: < 0.05 at 1 MiB and "
                      "above): " + "; ".join(items)), "; ".join(items)

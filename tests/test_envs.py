@@ -48,17 +48,40 @@ def test_the_matrix():
     defs = matrix.definition()
     names = [e.name for e in defs]
     assert len(set(names)) == len(names)
-    assert {e.python for e in defs if e.backend is None} == {"3.8", "3.9", "3.10", "3.11", "3.12", "3.13"}
+    assert len(defs) == 8  # the environments of the asv results kept in results/devbox
+    assert [e.name for e in defs if e.backend != "theano"] == ["py3.8", "py3.9", "py3.10", "py3.11", "py3.12", "py3.13"]
     assert [e.name for e in defs if e.backend == "theano"] == ["py3.8-theano", "py3.11-theano"]
     assert [e.python for e in defs if e.backend == "pytensor"] == ["3.10", "3.11", "3.12", "3.13"]
     for e in defs:
-        assert e.name == "py%s%s" % (e.python, "-" + e.backend if e.backend else "")
+        assert e.name == "py%s%s" % (e.python, "-theano" if e.backend == "theano" else "")
         assert all(r.count("==") <= 1 and "<" not in r and ">" not in r for r in e.requirements)
         if e.backend == "theano":
             assert "theano==1.0.5" in e.requirements and e.environ == {"THEANO_FLAGS": "blas.ldflags="}
             assert [r for r in e.requirements if r.startswith("numpy==")], e
         if e.backend == "pytensor":
             assert {"pytensor", "numba", "jax"} <= set(e.requirements) and e.modes == ("C", "NUMBA", "JAX")
+            assert [n for n, _ in e.extras] == ["numba", "jax"]  # outside asv's name
+
+
+def test_asv_names_are_those_of_the_kept_results():
+    from asv import config, environment
+
+    conf = config.Config.load(str(ROOT / "asv.conf.json"))
+    names = set()
+    for combo in environment.iter_matrix(conf.environment_type, conf.pythons, conf):
+        req = {k: v for (t, k), v in combo.items() if t == "req"}
+        names.add(environment.get_env_name(conf.environment_type, combo[("python", None)], req,
+                                           {k: v for k, v in combo.items() if k[0] in ("env", "env_nobuild")}))
+    kept = {p.name.split("-", 1)[1][:-len(".json")] for p in (ROOT / "results" / "devbox").glob("*-virtualenv-*.json")}
+    assert names == kept
+
+
+def test_extras_go_only_where_their_backend_is():
+    have = {"numpy", "pandas", "psutil", "pytensor"}
+    assert matrix.extras_here("3.12", have.__contains__) == ["numba", "jax"]
+    assert matrix.extras_here("3.9", have.__contains__) == []
+    theano = {"numpy", "scipy", "pandas", "psutil", "theano"}
+    assert matrix.extras_here("3.11", theano.__contains__) == []
 
 
 def test_matrix_command_formats():
@@ -108,7 +131,7 @@ def test_resolve(envroot):
         envs.resolve("py3.12")
     fake_ready("py3.12")
     got = envs.resolve("all")
-    assert [(e.name, e.version, e.backend) for e in got] == [("py3.12", "3.12.0", None)]
+    assert [(e.name, e.version, e.backend) for e in got] == [("py3.12", "3.12.0", "pytensor")]
     assert got[0].python == store.env_python("py3.12")
     assert len(got.notes) == 1 and "not created" in got.notes[0] and "memharness envs create py3.8 " in got.notes[0]
     assert [e.name for e in envs.resolve(["3.12", "py3.12", got[0].python])] == ["py3.12"]  # each once

@@ -209,8 +209,8 @@ def test_uv_when_present_else_venv_and_pip(envroot, monkeypatch):
     ran = []
     monkeypatch.setattr(build, "_run", lambda cmd, *a, **k: ran.append(cmd))
     spec = matrix.by_name()["py3.8-theano"]
-    for which in ("/usr/bin/uv", None):
-        monkeypatch.setattr(build.shutil, "which", lambda name, w=which: w if name == "uv" else None)
+    for which in ("uv", None):
+        monkeypatch.setattr(build.wheels, "uv_bin", lambda w=which: w)
         build._make_venv("/x/python3.8", "/e/py3.8-theano", "log", spec.name)
         build._install(spec, "/src", "log")
     py = store.env_python(spec.name)
@@ -221,6 +221,28 @@ def test_uv_when_present_else_venv_and_pip(envroot, monkeypatch):
         [py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "/src"] + spec.requirements,
     ]
     assert "numpy==1.21.6" in spec.requirements and "theano==1.0.5" in spec.requirements
+
+
+def test_one_wheel_per_python_and_sources(envroot, monkeypatch):
+    from harness.envs import wheels
+
+    built = []
+
+    def run(cmd, what):
+        built.append(cmd)
+        out = cmd[cmd.index("--out-dir") + 1] if "--out-dir" in cmd else cmd[cmd.index("-w") + 1]
+        open(os.path.join(out, "memharness-0-cp312-cp312-linux_x86_64.whl"), "w").close()
+
+    monkeypatch.setattr(wheels, "uv_bin", lambda: None)
+    first = wheels.wheel("3.12", "/e/python", "/src", "a" * 64, run, print)
+    assert wheels.wheel("3.12", "/e/python", "/src", "a" * 64, run, print) == first  # the second env of 3.12
+    assert len(built) == 1 and built[0][:3] == ["/e/python", "-m", "pip"] and first.startswith(str(envroot))
+    wheels.wheel("3.11", "/e/python", "/src", "a" * 64, run, print)
+    newer = wheels.wheel("3.12", "/e/python", "/src", "b" * 64, run, print)  # the sources changed
+    assert len(built) == 3 and os.path.exists(newer) and not os.path.exists(first)  # the old one pruned
+    assert wheels.cached("a" * 64, "3.11")  # another version's is kept
+    monkeypatch.setattr(wheels, "uv_bin", lambda: "/u/uv")
+    assert wheels.build_command("/e/python", "/src", "/o")[:4] == ["/u/uv", "build", "--wheel", "--python"]
 
 
 def offline_env(envroot):

@@ -248,7 +248,8 @@ def test_one_wheel_per_python_and_sources(envroot, monkeypatch):
 def offline_env(envroot):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
     env.update(MEMHARNESS_ENVS_DIR=str(envroot), PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL="http://127.0.0.1:9/simple",
-               PIP_RETRIES="0", PIP_TIMEOUT="2", PIP_NO_CACHE_DIR="1", UV_OFFLINE="1")
+               PIP_RETRIES="0", PIP_TIMEOUT="2", PIP_NO_CACHE_DIR="1", UV_OFFLINE="1",
+               UV_CACHE_DIR=os.path.join(str(envroot), ".uv-cache"))  # empty: with uv's cache warm, offline works
     return env
 
 

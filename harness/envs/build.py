@@ -198,7 +198,9 @@ def create(spec: EnvSpec, top: str, step: Callable[[str], None], say: Callable[[
             _make_venv(interp.path, target, log, spec.name)
             with store.staged(top) as source:
                 want = store.wanted(spec, source)  # the very files that are built
-                step("%s: the project's wheel for CPython %s (built once per version: minutes)" % (spec.name, spec.python))
+                ready = wheels.cached(want["sources"], spec.python)
+                step("%s: the project's wheel for CPython %s (%s)" % (spec.name, spec.python, "reused: built for another "
+                     "environment of this version" if ready else "building it, once per version: minutes"))
                 wheel = wheels.wheel(spec.python, store.env_python(spec.name), source, want["sources"],
                                      lambda cmd, what: _run(cmd, log, what, spec.name), say)
             step("%s: installing the project and %d requirements" % (spec.name, len(spec.requirements)))

@@ -41,6 +41,11 @@ PYTENSOR_MODES = ("C", "NUMBA", "JAX")
 BACKENDS = ("theano", "pytensor")
 
 
+def pip_requirements(reqs: Tuple[Tuple[str, str], ...]) -> List[str]:
+    """(name, exact version or "") pairs as pip requirements: 'numpy==1.21.6', 'pandas'."""
+    return [("%s==%s" % (n, v)) if v else n for n, v in reqs]
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     """One environment of the matrix."""
@@ -56,7 +61,7 @@ class EnvSpec:
     @property
     def requirements(self) -> List[str]:
         """The pip requirements, extras included: 'numpy==1.21.6', 'pandas'."""
-        return [("%s==%s" % (n, v)) if v else n for n, v in self.reqs + self.extras]
+        return pip_requirements(self.reqs + self.extras)
 
     def as_dict(self) -> Dict[str, Any]:
         return {"name": self.name, "python": self.python, "backend": self.backend,
@@ -101,7 +106,7 @@ def extras_here(python: str, installed: Any) -> List[str]:
     installed?) and CPython ``python`` ('3.12') describe: the one whose requirements are all there."""
     for e in definition():
         if e.python == python and e.extras and all(installed(n) for n, _ in e.reqs):
-            return [("%s==%s" % (n, v)) if v else n for n, v in e.extras]
+            return pip_requirements(e.extras)
     return []
 
 

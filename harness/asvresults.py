@@ -215,12 +215,14 @@ def expand(data: Dict[str, Any], path: str = "") -> List[Dict[str, Any]]:
         fields = dict(zip(cols, row))
         values = fields.get("result")
         params = fields.get("params") or []
-        combos = itertools.product(*params) if params else [()]
+        # each parameter value parsed once, not once per combination it is in (the report's load time)
+        dims = [[(c, _literal(c)) for c in dim] for dim in params]
+        combos = itertools.product(*dims) if dims else [()]
         if not isinstance(values, list):
             values = [values]
         for combo, value in zip(combos, values):
-            rows.append({"benchmark": bench, "params": ", ".join(combo), "value": value,
-                         "args": tuple(_literal(c) for c in combo)})
+            rows.append({"benchmark": bench, "params": ", ".join(c for c, _ in combo), "value": value,
+                         "args": tuple(v for _, v in combo)})
     return rows
 
 

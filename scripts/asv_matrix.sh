@@ -105,7 +105,7 @@ done
 export PATH="$PYBIN:$PATH"
 
 # --- environments -------------------------------------------------------------------------------
-# Labels: py3.X plus -pytensor / -theano when the environment installs them.
+# Labels: the names of harness/envs/matrix.py: py3.X, plus -theano when the environment installs Theano.
 envs_py() {  # $1 = action (list | write CONFIG_OUT), $2 = selection
     "$ASV_PY" - "$@" <<'EOF'
 import json, sys
@@ -117,7 +117,7 @@ for combo in environment.iter_matrix(conf.environment_type, conf.pythons, conf):
     py = combo[("python", None)]
     req = {k: v for (t, k), v in combo.items() if t == "req"}
     envv = {t: {k: v for (tt, k), v in combo.items() if tt == t} for t in ("env", "env_nobuild")}
-    label = "py" + py + "".join("-" + x for x in ("pytensor", "theano") if x in req)
+    label = "py" + py + ("-theano" if "theano" in req else "")
     name = environment.get_env_name(conf.environment_type, py, req,
                                     {k: v for k, v in combo.items() if k[0] in ("env", "env_nobuild")})
     rows.append((label, name, py, req, envv))

@@ -48,17 +48,40 @@ def test_the_matrix():
     defs = matrix.definition()
     names = [e.name for e in defs]
     assert len(set(names)) == len(names)
-    assert {e.python for e in defs if e.backend is None} == {"3.8", "3.9", "3.10", "3.11", "3.12", "3.13"}
+    assert len(defs) == 8  # the environments of the asv results kept in results/devbox
+    assert [e.name for e in defs if e.backend != "theano"] == ["py3.8", "py3.9", "py3.10", "py3.11", "py3.12", "py3.13"]
     assert [e.name for e in defs if e.backend == "theano"] == ["py3.8-theano", "py3.11-theano"]
     assert [e.python for e in defs if e.backend == "pytensor"] == ["3.10", "3.11", "3.12", "3.13"]
     for e in defs:
-        assert e.name == "py%s%s" % (e.python, "-" + e.backend if e.backend else "")
+        assert e.name == "py%s%s" % (e.python, "-theano" if e.backend == "theano" else "")
         assert all(r.count("==") <= 1 and "<" not in r and ">" not in r for r in e.requirements)
         if e.backend == "theano":
             assert "theano==1.0.5" in e.requirements and e.environ == {"THEANO_FLAGS": "blas.ldflags="}
             assert [r for r in e.requirements if r.startswith("numpy==")], e
         if e.backend == "pytensor":
             assert {"pytensor", "numba", "jax"} <= set(e.requirements) and e.modes == ("C", "NUMBA", "JAX")
+            assert [n for n, _ in e.extras] == ["numba", "jax"]  # outside asv's name
+
+
+def test_asv_names_are_those_of_the_kept_results():
+    from asv import config, environment
+
+    conf = config.Config.load(str(ROOT / "asv.conf.json"))
+    names = set()
+    for combo in environment.iter_matrix(conf.environment_type, conf.pythons, conf):
+        req = {k: v for (t, k), v in combo.items() if t == "req"}
+        names.add(environment.get_env_name(conf.environment_type, combo[("python", None)], req,
+                                           {k: v for k, v in combo.items() if k[0] in ("env", "env_nobuild")}))
+    kept = {p.name.split("-", 1)[1][:-len(".json")] for p in (ROOT / "results" / "devbox").glob("*-virtualenv-*.json")}
+    assert names == kept
+
+
+def test_extras_go_only_where_their_backend_is():
+    have = {"numpy", "pandas", "psutil", "pytensor"}
+    assert matrix.extras_here("3.12", have.__contains__) == ["numba", "jax"]
+    assert matrix.extras_here("3.9", have.__contains__) == []
+    theano = {"numpy", "scipy", "pandas", "psutil", "theano"}
+    assert matrix.extras_here("3.11", theano.__contains__) == []
 
 
 def test_matrix_command_formats():
@@ -108,7 +131,7 @@ def test_resolve(envroot):
         envs.resolve("py3.12")
     fake_ready("py3.12")
     got = envs.resolve("all")
-    assert [(e.name, e.version, e.backend) for e in got] == [("py3.12", "3.12.0", None)]
+    assert [(e.name, e.version, e.backend) for e in got] == [("py3.12", "3.12.0", "pytensor")]
     assert got[0].python == store.env_python("py3.12")
     assert len(got.notes) == 1 and "not created" in got.notes[0] and "memharness envs create py3.8 " in got.notes[0]
     assert [e.name for e in envs.resolve(["3.12", "py3.12", got[0].python])] == ["py3.12"]  # each once
@@ -186,8 +209,8 @@ def test_uv_when_present_else_venv_and_pip(envroot, monkeypatch):
     ran = []
     monkeypatch.setattr(build, "_run", lambda cmd, *a, **k: ran.append(cmd))
     spec = matrix.by_name()["py3.8-theano"]
-    for which in ("/usr/bin/uv", None):
-        monkeypatch.setattr(build.shutil, "which", lambda name, w=which: w if name == "uv" else None)
+    for which in ("uv", None):
+        monkeypatch.setattr(build.wheels, "uv_bin", lambda w=which: w)
         build._make_venv("/x/python3.8", "/e/py3.8-theano", "log", spec.name)
         build._install(spec, "/src", "log")
     py = store.env_python(spec.name)
@@ -200,10 +223,33 @@ def test_uv_when_present_else_venv_and_pip(envroot, monkeypatch):
     assert "numpy==1.21.6" in spec.requirements and "theano==1.0.5" in spec.requirements
 
 
+def test_one_wheel_per_python_and_sources(envroot, monkeypatch):
+    from harness.envs import wheels
+
+    built = []
+
+    def run(cmd, what):
+        built.append(cmd)
+        out = cmd[cmd.index("--out-dir") + 1] if "--out-dir" in cmd else cmd[cmd.index("-w") + 1]
+        open(os.path.join(out, "memharness-0-cp312-cp312-linux_x86_64.whl"), "w").close()
+
+    monkeypatch.setattr(wheels, "uv_bin", lambda: None)
+    first = wheels.wheel("3.12", "/e/python", "/src", "a" * 64, run, print)
+    assert wheels.wheel("3.12", "/e/python", "/src", "a" * 64, run, print) == first  # the second env of 3.12
+    assert len(built) == 1 and built[0][:3] == ["/e/python", "-m", "pip"] and first.startswith(str(envroot))
+    wheels.wheel("3.11", "/e/python", "/src", "a" * 64, run, print)
+    newer = wheels.wheel("3.12", "/e/python", "/src", "b" * 64, run, print)  # the sources changed
+    assert len(built) == 3 and os.path.exists(newer) and not os.path.exists(first)  # the old one pruned
+    assert wheels.cached("a" * 64, "3.11")  # another version's is kept
+    monkeypatch.setattr(wheels, "uv_bin", lambda: "/u/uv")
+    assert wheels.build_command("/e/python", "/src", "/o")[:4] == ["/u/uv", "build", "--wheel", "--python"]
+
+
 def offline_env(envroot):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
     env.update(MEMHARNESS_ENVS_DIR=str(envroot), PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL="http://127.0.0.1:9/simple",
-               PIP_RETRIES="0", PIP_TIMEOUT="2", PIP_NO_CACHE_DIR="1", UV_OFFLINE="1")
+               PIP_RETRIES="0", PIP_TIMEOUT="2", PIP_NO_CACHE_DIR="1", UV_OFFLINE="1",
+               UV_CACHE_DIR=os.path.join(str(envroot), ".uv-cache"))  # empty: with uv's cache warm, offline works
     return env
 
 

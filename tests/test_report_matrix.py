@@ -205,3 +205,17 @@ def test_python_spec_makes_a_column_per_managed_environment(monkeypatch):
     assert got[1].source["run"] == "this run" and got[1].source["backend"] == "theano 1.0.5"
     got[1].measure("allocator", "opts")
     assert calls == [("/e/b/bin/python", "allocator", "opts")]
+
+
+def test_asv_parameters_parsed_once_each_as_before():
+    """expand parses each parameter value once (not once per combination): rows and args as before."""
+    from harness import asvresults
+
+    data = {"version": 2, "commit_hash": "0" * 40, "env_name": "e", "date": 0, "params": {}, "python": "3.12",
+            "requirements": {}, "env_vars": {}, "durations": {},
+            "result_columns": ["result", "params"],
+            "results": {"b.T.track_x": [[1.0, 2.0, 3.0, 4.0], [["'list'", "'dict'"], ["1000", "not a literal("]]]}}
+    rows = asvresults.expand(data, "x.json")
+    assert [(r["params"], r["args"], r["value"]) for r in rows] == [
+        ("'list', 1000", ("list", 1000), 1.0), ("'list', not a literal(", ("list", "not a literal("), 2.0),
+        ("'dict', 1000", ("dict", 1000), 3.0), ("'dict', not a literal(", ("dict", "not a literal("), 4.0)]

@@ -30,7 +30,7 @@ __all__ = ["Environment", "Resolved", "resolve", "add_python_argument", "definit
 
 @dataclass
 class Environment:
-    """One interpreter a topic runs in: its name (a matrix name such as 'py3.12-pytensor', 'current',
+    """One interpreter a topic runs in: its name (a matrix name such as 'py3.12-theano', 'current',
     or the path given), the interpreter, its CPython version ('3.12.1'), its backend (None,
     'theano', 'pytensor') and the variables its runs need (THEANO_FLAGS for Theano)."""
 

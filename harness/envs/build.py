@@ -2,8 +2,10 @@
 installed in it from its source tree (its C++ extension built for that Python), the matrix's
 requirements, a check that it imports, then the stamp that marks it ready.
 
-uv where it is on PATH (``uv venv --python X``, ``uv pip install``), else ``python -m venv`` and
-pip (``virtualenv`` where venv is missing). What pip or uv print goes to ``ROOT/NAME.log``. A
+uv where it is on PATH or installed next to this interpreter (the ``uv`` package, in the ``all``
+extra: ``uv venv --python X``, ``uv build``, ``uv pip install``), else ``python -m venv`` and pip
+(``virtualenv`` where venv is missing). The project's wheel is built once per CPython version and
+source digest (``harness.envs.wheels``) and installed from there. What pip or uv print goes to ``ROOT/NAME.log``. A
 create that is stopped (Ctrl-C, SIGTERM) or fails removes its half-made folder; its stamp was
 never written, so nothing half-made is ever taken for ready.
 
@@ -18,15 +20,16 @@ import re
 import shutil
 import subprocess
 import sys
-from typing import Any, Callable, Dict, List, Optional
+import threading
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from harness.core import children
 from harness.core.interpreters import find_interpreter
-from harness.envs import store
+from harness.envs import store, wheels
 from harness.envs.matrix import EnvSpec
 from harness.errors import HarnessError
 
-STEPS = 3  # venv, install, check: the progress display's steps per environment
+STEPS = 4  # venv, wheel, install, check: the progress display's steps per environment
 
 # pip's and uv's words when the package index cannot be reached or has nothing to offer
 _MISSING = [re.compile(p) for p in (
@@ -35,6 +38,7 @@ _MISSING = [re.compile(p) for p in (
     r"Failed to fetch: `([^`]+)`",
     r"error sending request for url \(([^)]+)\)",
     r"Because (\S+) was not found in the package registry",
+    r"Because (\S+) was not found in the cache",
 )]
 _OFFLINE = re.compile(r"NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution|"
                       r"Network is unreachable|Name or service not known|dns error|Connection refused|"
@@ -64,8 +68,21 @@ print(json.dumps(out))
 """
 
 
+_LIVE: Set[Any] = set()  # the installer processes running now, in every thread
+_STOPPING = threading.Event()
+
+
+def stop_all(pool: Any) -> None:
+    """Stop every installer process the threads of ``pool`` run and wait for them to clean up."""
+    _STOPPING.set()
+    for proc in list(_LIVE):
+        children._stop(proc, grace=2.0)
+    pool.shutdown(wait=True)  # those not started yet stop at their first step
+    _STOPPING.clear()
+
+
 def installer() -> str:
-    return "uv" if shutil.which("uv") else "pip"
+    return "uv" if wheels.uv_bin() else "pip"
 
 
 def log_path(name: str) -> str:
@@ -95,11 +112,16 @@ def _run(cmd: List[str], log: str, what: str, name: str, env: Optional[Dict[str,
                                     env=env, cwd=children._child_cwd(), start_new_session=True)
         except OSError as exc:
             raise HarnessError("%s: cannot run %s: %s" % (name, cmd[0], exc)) from None
+        _LIVE.add(proc)
         try:
+            if _STOPPING.is_set():
+                children._stop(proc, grace=2.0)
             status = proc.wait()
         except BaseException:
             children._stop(proc, grace=2.0)
             raise
+        finally:
+            _LIVE.discard(proc)
     if status != 0:
         with open(log, "rb") as f:
             text = f.read().decode("utf-8", "replace")
@@ -115,7 +137,7 @@ def _run(cmd: List[str], log: str, what: str, name: str, env: Optional[Dict[str,
 
 def _make_venv(python: str, target: str, log: str, name: str) -> None:
     if installer() == "uv":
-        _run(["uv", "venv", "--python", python, target], log, "uv venv", name)
+        _run([str(wheels.uv_bin()), "venv", "--python", python, target], log, "uv venv", name)
         return
     try:
         _run([python, "-m", "venv", target], log, "python -m venv", name)
@@ -130,12 +152,12 @@ def _make_venv(python: str, target: str, log: str, name: str) -> None:
         _run([sys.executable, "-m", "virtualenv", "--python", python, target], log, "virtualenv", name)
 
 
-def _install(spec: EnvSpec, top: str, log: str) -> None:
+def _install(spec: EnvSpec, wheel: str, log: str) -> None:
     py = store.env_python(spec.name)
     if installer() == "uv":
-        cmd = ["uv", "pip", "install", "--python", py, top]
+        cmd = [str(wheels.uv_bin()), "pip", "install", "--python", py, wheel]
     else:
-        cmd = [py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", top]
+        cmd = [py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", wheel]
     _run(cmd + spec.requirements, log, "installing the project", spec.name)
 
 
@@ -174,11 +196,15 @@ def create(spec: EnvSpec, top: str, step: Callable[[str], None], say: Callable[[
         try:
             step("%s: %s venv (CPython %s)" % (spec.name, installer(), interp.version))
             _make_venv(interp.path, target, log, spec.name)
-            step("%s: installing the project and %d requirements (its C++ extension is built: minutes)"
-                 % (spec.name, len(spec.requirements)))
             with store.staged(top) as source:
                 want = store.wanted(spec, source)  # the very files that are built
-                _install(spec, source, log)
+                ready = wheels.cached(want["sources"], spec.python)
+                step("%s: the project's wheel for CPython %s (%s)" % (spec.name, spec.python, "reused: built for another "
+                     "environment of this version" if ready else "building it, once per version: minutes"))
+                wheel = wheels.wheel(spec.python, store.env_python(spec.name), source, want["sources"],
+                                     lambda cmd, what: _run(cmd, log, what, spec.name), say)
+            step("%s: installing the project and %d requirements" % (spec.name, len(spec.requirements)))
+            _install(spec, wheel, log)
             step("%s: checking that it imports" % spec.name)
             got = _check(spec, log)
             stamp = dict(want, interpreter=interp.path, python_version=got["python"],

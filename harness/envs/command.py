@@ -5,7 +5,7 @@ import argparse
 import os
 import shutil
 import sys
-from typing import List
+from typing import List, Optional
 
 from harness.envs import build, store
 from harness.envs.matrix import EnvSpec, by_name, definition, render
@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("create", help="make environments (default: all of them)")
     p.add_argument("names", nargs="*", metavar="NAME", help="environments, or all: %s" % names)
     p.add_argument("--quiet", "-q", action="store_true", dest="quiet_create", help="no progress on stderr")
+    p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                   help="environments made at once (default: 2 where there are 2 cores or more, else 1)")
     sub.add_parser("list", help="every environment of the matrix and its state (the default action)")
     p = sub.add_parser("remove", help="delete environments")
     p.add_argument("names", nargs="+", metavar="NAME", help="environments, or all")
@@ -64,23 +66,55 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def create(names: List[str], quiet: bool) -> int:
+def default_jobs() -> int:
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def create(names: List[str], quiet: bool, jobs: Optional[int] = None) -> int:
+    """Make the environments named, ``jobs`` at a time: first one per CPython version (each builds
+    that version's wheel), then the others, which install the wheel already built."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     from harness.core.progress import Progress
 
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise HarnessError("--jobs %d: give 1 or more" % jobs)
     top = store.source_tree()
     specs = selected(names)
+    order = [s for s in specs if s.backend != "theano"] + [s for s in specs if s.backend == "theano"]
     store.root(create=True)
-    failed = []
+    failed, lock = [], threading.Lock()
     with Progress(build.STEPS * len(specs), "envs create", enabled=not quiet) as progress:
-        for spec in specs:
+        def step(note: str) -> None:
+            with lock:
+                progress.step(note)
+
+        def one(spec: EnvSpec) -> None:
             try:
-                done = build.create(spec, top, progress.step, _say)
+                done = build.create(spec, top, step, _say)
             except HarnessError as exc:
                 if len(specs) == 1:
                     raise
-                failed.append(str(exc))
-                continue
-            print("%s: %s (%s)" % (spec.name, done, store.env_python(spec.name)))
+                with lock:
+                    failed.append(str(exc))
+                return
+            with lock:
+                print("%s: %s (%s)" % (spec.name, done, store.env_python(spec.name)), flush=True)
+
+        if jobs == 1 or len(order) == 1:
+            for spec in order:
+                one(spec)
+        else:
+            pool = ThreadPoolExecutor(max_workers=jobs)
+            try:
+                for future in [pool.submit(one, spec) for spec in order]:
+                    future.result()
+            except BaseException:  # Ctrl-C, SIGTERM: stop what the threads run; they clean up
+                build.stop_all(pool)
+                raise
+            pool.shutdown()
     for line in failed:
         print("memharness envs create: error: %s" % line, file=sys.stderr)
     return 2 if failed else 0
@@ -122,7 +156,7 @@ def main(args: argparse.Namespace) -> int:
         os.environ["MEMHARNESS_ENVS_DIR"] = os.path.abspath(args.dir)
     action = args.action or "list"
     if action == "create":
-        return create(list(args.names), args.quiet or args.quiet_create)
+        return create(list(args.names), args.quiet or args.quiet_create, args.jobs)
     if action == "list":
         return list_envs()
     if action == "remove":

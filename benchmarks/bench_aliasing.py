@@ -61,8 +61,8 @@ class Operations:
     track_gbps.unit = "GB/s"
 
     def track_fraction_of_limit(self, backend, operation, borrow, size):
-        return measure.measure_op(self.b, operation, borrow, size, src=self.src,
-                                  limit_gbps=_limit(self.b.limit_for(operation, borrow), size))["fraction_of_limit"]
+        return limits.tracked(measure.measure_op(self.b, operation, borrow, size, src=self.src,
+                                                 limit_gbps=_limit(self.b.limit_for(operation, borrow), size)))
 
     track_fraction_of_limit.unit = "ratio"
 
@@ -112,14 +112,14 @@ class Reference:
     track_copyto_gbps.unit = "GB/s"
 
     def track_copy_fraction_of_limit(self, size):
-        return measure.measure_op(self.b, "copy", False, size, src=self.src,
-                                  limit_gbps=_limit(limits.ALLOC_COPY, size))["fraction_of_limit"]
+        return limits.tracked(measure.measure_op(self.b, "copy", False, size, src=self.src,
+                                                 limit_gbps=_limit(limits.ALLOC_COPY, size)))
 
     track_copy_fraction_of_limit.unit = "ratio"
 
     def track_copyto_fraction_of_limit(self, size):
-        return measure.measure_op(self.b, "copyto", False, size, src=self.src,
-                                  limit_gbps=_limit(limits.MEMCPY_WARM, size))["fraction_of_limit"]
+        return limits.tracked(measure.measure_op(self.b, "copyto", False, size, src=self.src,
+                                                 limit_gbps=_limit(limits.MEMCPY_WARM, size)))
 
     track_copyto_fraction_of_limit.unit = "ratio"
 
@@ -201,8 +201,7 @@ class DeviceOperations:
         limit = self.limits.get(lim_name, {}).get(size)
         if limit is None:
             limit = _limit(lim_name, size)
-        return measure.measure_op(self.b, operation, borrow, size, src=self.src,
-                                     limit_gbps=limit)["fraction_of_limit"]
+        return limits.tracked(measure.measure_op(self.b, operation, borrow, size, src=self.src, limit_gbps=limit))
 
     track_fraction_of_limit.unit = "ratio"
 

@@ -19,6 +19,7 @@ try:
 except ImportError:
     cpp = None
 
+from harness.core import limits
 from harness.topics.containers.workloads import WORKLOADS, elements
 
 from .common import require_cpp, require_numpy
@@ -133,7 +134,7 @@ class BulkCopy:
 
     def track_from_buffer_fraction_of_alloc_copy(self, figures, kind):
         """from_buffer's GB/s over the C++ allocate-and-copy limit's."""
-        return figures[kind]["from_buffer"]["fraction_of_limit"]
+        return limits.tracked(figures[kind]["from_buffer"])
 
     track_from_buffer_fraction_of_alloc_copy.unit = "ratio"
 
@@ -145,7 +146,7 @@ class BulkCopy:
 
     def track_copy_from_buffer_fraction_of_memcpy(self, figures, kind):
         """copy_from_buffer's GB/s over the C++ memcpy-into-a-warm-buffer limit's."""
-        return figures[kind]["copy_from_buffer"]["fraction_of_limit"]
+        return limits.tracked(figures[kind]["copy_from_buffer"])
 
     track_copy_from_buffer_fraction_of_memcpy.unit = "ratio"
 

@@ -90,7 +90,12 @@ def _files(path: str) -> Tuple[List[str], str]:
         return [os.path.join(path, machine, name) for machine, name in found], os.path.join(path, "benchmarks.json")
     if not os.path.lexists(path):
         raise HarnessError("%s does not exist" % path)
-    return [path], os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), "benchmarks.json")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isfile(os.path.join(folder, "machine.json")):
+        # not asv's layout (results/<machine>/<file>): a benchmarks.json two folders up could be
+        # anyone's (/tmp/benchmarks.json for /tmp/x/r.json), and it decides what is gated to the byte
+        return [path], ""
+    return [path], os.path.join(os.path.dirname(folder), "benchmarks.json")
 
 
 def _pick_commit(loaded: List[Tuple[str, Dict[str, Any]]], path: str, commit: Optional[str]) -> str:
@@ -136,6 +141,9 @@ def load_set(path: str, commit: Optional[str] = None, benchmarks: Optional[str] 
     """The figures of one commit of the result set ``path``; a HarnessError on anything malformed."""
     files, bpath = _files(path)
     bpath = benchmarks or bpath
+    if not bpath:
+        raise HarnessError("%s is not in an asv results folder (no machine.json beside it): give its benchmarks.json "
+                           "with --benchmarks FILE (it says which figures are bytes and which are times)" % path)
     if not os.path.lexists(bpath):
         raise HarnessError("no benchmarks.json for %s (looked for %s; give one with --benchmarks FILE): it says "
                            "which figures are bytes and which are times" % (path, bpath))

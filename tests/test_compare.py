@@ -276,3 +276,16 @@ def test_export_pyperf_without_time_figures_is_exit_2(tmp_path, capsys):
     rc = cli.main(["export-pyperf", str(tmp_path / "a"), "-o", str(tmp_path / "x.json")])
     err = capsys.readouterr().err
     assert rc == 2 and "no time figure" in err and not (tmp_path / "x.json").exists()
+
+
+def test_a_lone_result_file_does_not_take_a_benchmarks_json_from_a_shared_folder(tmp_path, capsys):
+    a = write_set(tmp_path / "a", BASE)
+    b = write_set(tmp_path / "b", BASE, commit="b" * 40)
+    loose = tmp_path / "shared" / "x"
+    loose.mkdir(parents=True)
+    os.rename(b, loose / "r.json")  # no machine.json beside it: not asv's layout
+    (tmp_path / "shared" / "benchmarks.json").write_text("{}")  # what another user could plant
+    rc, out, err = run(capsys, a, loose / "r.json")
+    assert rc == 2 and "--benchmarks FILE" in err and len(err.strip().splitlines()) == 1, err
+    rc, out, err = run(capsys, a, loose / "r.json", "--benchmarks", tmp_path / "a" / "benchmarks.json")
+    assert rc == 0, out + err

@@ -377,3 +377,17 @@ def test_every_environment(name):
     assert proc.returncode == 0, proc.stderr
     proc = run_cli("containers", "--python", name, "--sizes", "1000", "--workloads", "list_int", "-q")
     assert proc.returncode == 0 and name in proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize("action", [["list"], ["create", "py3.13"]])
+def test_a_dir_that_is_a_file_or_others_may_write_is_one_line(tmp_path, action):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    proc = run_cli("envs", "--dir", str(afile), *action, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "not a folder" in proc.stderr, proc.stderr
+    assert proc.stdout == ""
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    proc = run_cli("envs", "--dir", str(open_dir), "list", timeout=60)
+    assert proc.returncode == 2 and "writable by others" in proc.stderr and proc.stdout == "", proc.stderr

@@ -73,3 +73,14 @@ def test_limits_without_the_extension_are_not_measured(monkeypatch):
         L.measure("memmove", 4000)
 
 
+
+
+def test_a_flagged_fraction_is_not_tracked_as_a_figure():
+    import math
+
+    from harness.core import limits as L
+
+    ok = L.fraction(9.0, 10.0)
+    assert L.tracked(ok) == 0.9
+    above = L.fraction(11.0, 10.0)
+    assert above["limit_flag"] and math.isnan(L.tracked(above))

@@ -159,19 +159,16 @@ def test_the_report_says_measured_in_this_run_only_of_this_runs_column(tmp_path)
     assert {tuple(sorted(c["source"])) for c in cells} == {("date", "host", "python", "run"), ("asv", "commit", "date")}
 
 
-def test_python_option_without_managed_environments_is_a_one_line_error(capsys, monkeypatch, tmp_path):
+def test_python_option_naming_no_environment_is_a_one_line_error(capsys, monkeypatch, tmp_path):
     from harness.cli import main
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MEMHARNESS_ENVS_DIR", str(tmp_path / "envs"))
     monkeypatch.setattr(report, "run_topics", lambda *a, **k: pytest.fail("measured without environments"))
-    import importlib.util
-
-    if importlib.util.find_spec("harness.envs") is not None:
-        pytest.skip("harness.envs exists: --python is wired")
-    rc = main(["report", "--python", "all", "--topics", "containers", "-o", str(tmp_path / "r.html"), "--quiet"])
+    rc = main(["report", "--python", "py3.99-nope", "--topics", "containers", "-o", str(tmp_path / "r.html"), "--quiet"])
     err = capsys.readouterr().err
-    assert rc == 2 and "--python all: managed environments are not available" in err
-    assert len(err.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+    assert rc == 2 and "py3.99-nope" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_output_paths_name_three_files_or_one_stream(tmp_path):

@@ -97,3 +97,10 @@ def fraction(value_gbps: Optional[float], limit_gbps: Optional[float]) -> Dict[s
           and math.isfinite(limit_gbps) and limit_gbps > 0)
     f = value_gbps / limit_gbps if ok else float("nan")  # type: ignore[operator]
     return {"fraction_of_limit": f, "limit_flag": FLAG if (ok and f > MAX_FRACTION) else ""}
+
+
+def tracked(row: Dict[str, Any]) -> float:
+    """The fraction of the limit an asv suite tracks: NaN where it is flagged (above MAX_FRACTION,
+    a measurement error and no throughput), so the history never keeps it as a figure."""
+    return float("nan") if row.get("limit_flag") else float(row["fraction_of_limit"])
+

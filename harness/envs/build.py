@@ -164,9 +164,12 @@ def _install(spec: EnvSpec, wheel: str, log: str) -> None:
 def _check(spec: EnvSpec, log: str) -> Dict[str, Any]:
     """The installed harness imports, with its extension, from the environment itself."""
     env = children.child_env(store.env_python(spec.name), spec.environ)
-    proc = subprocess.run([store.env_python(spec.name), "-I", "-c", _CHECK, spec.backend or ""], env=env,
-                          cwd=children._child_cwd(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=600)
+    try:
+        proc = subprocess.run([store.env_python(spec.name), "-I", "-c", _CHECK, spec.backend or ""], env=env,
+                              cwd=children._child_cwd(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=600, start_new_session=True)
+    except subprocess.TimeoutExpired:
+        raise HarnessError("%s: the installed project did not import within 600 s; log: %s" % (spec.name, log)) from None
     with open(log, "ab") as out:
         out.write(b"$ check\n" + proc.stdout + proc.stderr)
     try:

@@ -125,6 +125,7 @@ def list_envs() -> int:
         top = store.source_tree()
     except HarnessError:
         top = None
+    store.root()  # a folder that cannot be used is an error before the table starts
     print("%-18s %-12s %-12s %-10s %s" % ("name", "state", "python", "backend", "interpreter / modes"))
     for spec in definition():
         state = store.status(spec, top)

@@ -37,8 +37,13 @@ def root(create: bool = False) -> str:
     else:
         cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         path = os.path.join(os.path.abspath(cache), "memharness", "envs")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise HarnessError("%s is not a folder: give --dir a folder (or set MEMHARNESS_ENVS_DIR to one)" % path)
     if create and not os.path.isdir(path):
-        os.makedirs(path, mode=0o700, exist_ok=True)
+        try:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise HarnessError("cannot make the environments folder %s: %s" % (path, exc.strerror or exc)) from None
     if os.path.isdir(path):
         check_private(path)
     return path

@@ -36,34 +36,49 @@ example:
 
 
 def add_arguments(parser: "argparse.ArgumentParser") -> None:
-    from harness.output import FORMATS
-
     # nargs="*" (checked in main): argparse would name a missing STMT before an unknown option
     parser.add_argument("stmts", nargs="*", metavar="STMT", help="expressions (or module:function) to measure")
+    add_statement_arguments(parser, "seconds one statement may take, setup and both builds included (default: 60)",
+                            "also draw bars of the bytes per statement (needs matplotlib)")
+
+
+def add_statement_arguments(parser: "argparse.ArgumentParser", timeout_help: str, plot_help: str) -> None:
+    """What the commands over a user's statements share (footprint, pickle-cost): -s, --python,
+    --timeout, --format, --output, --plot, --quiet."""
+    from harness.output import FORMATS
+
     parser.add_argument("-s", "--setup", action="append", default=[], metavar="SETUP",
                         help="statements run first in each child, not measured (may be given more than once)")
     parser.add_argument("--python", default=None, metavar="VERSIONS",
                         help="interpreters to run on: 'all', versions or paths, comma-separated (default: this one)")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                        help="seconds one statement may take, setup and both builds included (default: 60)")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=timeout_help)
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE instead of stdout")
-    parser.add_argument("--plot", metavar="FILE.png",
-                        help="also draw bars of the bytes per statement (needs matplotlib)")
+    parser.add_argument("--plot", metavar="FILE.png", help=plot_help)
     parser.add_argument("--quiet", "-q", action="store_true", help="no notes on stderr")
+
+
+def checked_timeout(args: "argparse.Namespace") -> float:
+    """--timeout (default run.DEFAULT_TIMEOUT), refused unless positive; the outputs checked too."""
+    from harness.errors import HarnessError
+    from harness.footprint import run
+    from harness.output import check_outputs
+
+    timeout = run.DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    if not timeout > 0:
+        raise HarnessError("--timeout must be a positive number of seconds, got %g" % timeout)
+    check_outputs(args.output, args.plot)
+    return float(timeout)
 
 
 def main(args: "argparse.Namespace") -> int:
     from harness.errors import HarnessError
     from harness.footprint import run
-    from harness.output import TopicResult, check_outputs, emit, render
+    from harness.output import TopicResult, emit, render
 
     if not args.stmts:
         raise HarnessError("give at least one statement to measure (see memharness footprint --help)")
-    timeout = run.DEFAULT_TIMEOUT if args.timeout is None else args.timeout
-    if not timeout > 0:
-        raise HarnessError("--timeout must be a positive number of seconds, got %g" % timeout)
-    check_outputs(args.output, args.plot)
+    timeout = checked_timeout(args)
     df = run.frame(run.rows(args.stmts, "\n".join(args.setup), args.python, timeout))
     notes = []
     failed = df[df["error"].notna()]

@@ -43,40 +43,30 @@ example:
 
 def add_arguments(parser: "argparse.ArgumentParser") -> None:
     from harness import argtypes
-    from harness.output import FORMATS
+    from harness.footprint import add_statement_arguments
     from harness.topics.pickle.methods import METHODS
 
     parser.add_argument("expr", nargs="?", metavar="EXPR", help="expression (or module:function) whose value to pickle")
-    parser.add_argument("-s", "--setup", action="append", default=[], metavar="SETUP",
-                        help="statements run first in each child, not measured (may be given more than once)")
     parser.add_argument("--methods", type=argtypes.choices_list(list(METHODS), "method"), metavar="LIST",
                         help="comma-separated methods, or 'all' (default: all)")
-    parser.add_argument("--python", default=None, metavar="VERSIONS",
-                        help="interpreters to run on: 'all', versions or paths, comma-separated (default: this one)")
     parser.add_argument("--repeat", type=int, default=3, metavar="N",
                         help="timing samples per dump and load in each process (default 3)")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                        help="seconds the setup and the expression may take to build the object (default: 60)")
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    parser.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE instead of stdout")
-    parser.add_argument("--plot", metavar="FILE.png", help="also draw the pickle topic's figure (needs matplotlib)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no notes on stderr")
+    add_statement_arguments(parser, "seconds the setup and the expression may take to build the object (default: 60)",
+                            "also draw the pickle topic's figure (needs matplotlib)")
 
 
 def main(args: "argparse.Namespace") -> int:
     from harness.errors import HarnessError
-    from harness.output import TopicResult, check_outputs, emit, render
+    from harness.footprint import checked_timeout
+    from harness.output import TopicResult, emit, render
     from harness.picklecost import run
     from harness.topics.pickle import tables
 
     if not args.expr:
         raise HarnessError("give an expression whose value to pickle (see memharness pickle-cost --help)")
-    timeout = run.DEFAULT_TIMEOUT if args.timeout is None else args.timeout
-    if not timeout > 0:
-        raise HarnessError("--timeout must be a positive number of seconds, got %g" % timeout)
     if not 1 <= args.repeat <= 100:
         raise HarnessError("--repeat must be between 1 and 100, got %d" % args.repeat)
-    check_outputs(args.output, args.plot)
+    timeout = checked_timeout(args)
     rows = run.measure(args.expr, "\n".join(args.setup), args.python, args.methods, args.repeat, timeout)
     df = run.frame(rows)
     frames = {"cases": df}

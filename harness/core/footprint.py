@@ -10,7 +10,7 @@ import gc
 import os
 from typing import Any, Callable, Dict, Mapping, Optional
 
-from harness.core import memory
+from harness.core import memory, retained
 
 GUARD_FRACTION = 0.7  # of the memory free when the child starts
 # glibc's per-thread cache (tcache) keeps up to 7 freed chunks of each size up to 1032 bytes, and
@@ -56,7 +56,7 @@ def limit_address_space(fraction: float = GUARD_FRACTION) -> Optional[int]:
 
 
 def measure_build(build: Callable[[], Any], *, estimate: float = 0.0, what: str = "the build") -> Dict[str, Any]:
-    """Measure ``build()``'s result with ``memory.measure_retained``, after the same preparation
+    """Measure ``build()``'s result with ``retained.measure_retained``, after the same preparation
     on every path: the guard (``estimate`` bytes refused up front when given; the address space
     capped either way, see limit_address_space) and a full collection.
 
@@ -68,4 +68,4 @@ def measure_build(build: Callable[[], Any], *, estimate: float = 0.0, what: str 
         memory.check_fits(estimate, what)
     limit_address_space()
     gc.collect()
-    return memory.measure_retained(build)
+    return retained.measure_retained(build)

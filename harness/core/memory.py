@@ -25,12 +25,11 @@ import gc
 import os
 import sys
 import tempfile
-import time
 import tracemalloc
 from typing import Any, Callable, Dict, List, Optional
 
 from harness.core.units import format_bytes
-from harness.errors import HarnessError, MemoryGuardError
+from harness.errors import MemoryGuardError
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -275,93 +274,6 @@ def allocated_total(alloc_py: Optional[int], alloc_c: Optional[int], allocator: 
             else mallocstats.describe_allocator(allocator))
     return None, "not measured: Python's objects are allocated by %s, which neither pymalloc's statistics " \
         "nor glibc's mallinfo2() count" % what
-
-
-# --------------------------------------------------------------------------
-# Retained memory of a structure, in this process
-
-
-def measure_retained(build: Callable[[], Any], *, rss: bool = True) -> Dict[str, Any]:
-    """Memory retained by ``build()``'s result, measured three ways in this process.
-
-    The structure is built twice: once with tracemalloc off (allocator counters
-    and RSS, undisturbed by tracemalloc's own bookkeeping), once with it on
-    (requested bytes and the peak during the build). ``build`` must create the
-    objects itself, deterministically, so both builds are the same.
-
-    Returns requested, peak_requested, allocated (None where it cannot be measured, with the
-    reason in allocated_note, "" otherwise: see allocated_total), allocated_pymalloc,
-    allocated_malloc, rss_growth and peak_rss
-    (the RSS high-water mark above the start during the untraced build; None
-    where it cannot be reset) in bytes, and build_seconds (the untraced build).
-    For RSS growth to mean anything, call this in a fresh child process.
-    """
-    if tracemalloc.is_tracing():
-        raise HarnessError("measure_retained() needs tracemalloc to be off when it starts")
-    gc.collect()
-    # The first reading allocates caches of its own; after it, each reading keeps
-    # the same few bytes. Two readings with nothing between them measure that
-    # cost; the structure is built between the second and a third reading, in
-    # the same pattern, so (r3 - r2) - (r2 - r1) is the structure alone.
-    # The build is timed, and a call of nothing is timed in the same way between the first two
-    # readings, so the timer's own objects (a tuple and a float) cancel out as the readings do.
-    # The RSS high-water mark is reset before and read after the pattern.
-    allocated_now()  # its caches and imports (mallocstats) are not the structure's, in RSS either
-    hwm_ok = reset_peak_rss() if rss else False
-    rss0 = current_rss()
-    r1 = allocated_now()
-    null = _timed(_nothing)
-    r2 = allocated_now()
-    built = _timed(build)
-    r3 = allocated_now()
-    rss1 = current_rss()
-    hwm = peak_rss() if hwm_ok else None
-    seconds = built[1]
-    del built, null
-    gc.collect()
-    requested, peak_requested = _traced(build)
-
-    alloc_py = _delta(_delta(r3["pymalloc"], r2["pymalloc"]), _delta(r2["pymalloc"], r1["pymalloc"]))
-    alloc_c = _delta(_delta(r3["malloc"], r2["malloc"]), _delta(r2["malloc"], r1["malloc"]))
-    allocated, why = allocated_total(alloc_py, alloc_c, r3["allocator"])
-    return {
-        "requested": requested,
-        "peak_requested": peak_requested,
-        "allocated": allocated,
-        "allocated_note": why,
-        "allocated_pymalloc": alloc_py,
-        "allocated_malloc": alloc_c,
-        "rss_growth": (rss1 - rss0) if rss else None,
-        "peak_rss": (hwm - rss0) if hwm is not None else None,
-        "build_seconds": seconds,
-    }
-
-
-def _nothing() -> None:
-    return None
-
-
-def _traced(build: Callable[[], Any]) -> "tuple[int, int]":
-    """Requested bytes retained by ``build()``'s result and the peak while building (tracemalloc)."""
-    tracemalloc.start()
-    try:
-        base, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak() if hasattr(tracemalloc, "reset_peak") else None
-        obj = build()
-        gc.collect()
-        cur, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    del obj
-    gc.collect()
-    return cur - base, peak - base
-
-
-def _timed(build: Callable[[], Any]) -> Any:
-    """(build(), seconds it took): a 2-tuple and a float besides the value, whatever the build."""
-    t0 = time.perf_counter()
-    value = build()
-    return value, time.perf_counter() - t0
 
 
 def measure_peak(operation: Callable[[], Any]) -> Dict[str, Any]:

@@ -94,7 +94,7 @@ def _builder(stmt: str, setup: str, paths: Sequence[str]) -> Callable[[], Any]:
 
 
 def statement(stmt: str, setup: str = "", paths: Optional[List[str]] = None) -> Dict[str, Any]:
-    """One statement's figures (see ``memory.measure_retained``), or {"error", "stage"}.
+    """One statement's figures (see ``retained.measure_retained``), or {"error", "stage"}.
 
     ``paths``: folders put first on sys.path before the setup runs (where a "module:function"
     lives). ``printed``: characters the statement and setup wrote to sys.stdout (sent to stderr).

@@ -198,3 +198,22 @@ def test_gpu_backend(name):
         pytest.skip(out["missing"]["reason"])
     assert all(r["conforms"] is not False or r["promise"] != C.INTERNAL for r in out["conformance"])
     assert {r["limit"] for r in out["limits"]} >= {"h2d pageable", "d2h pageable", "d2d"}
+
+
+@pytest.mark.parametrize("message", ["", "Unknown backend: 'cuda' requested, but no platforms that are instances of cuda are present."])
+def test_jax_without_the_device_is_a_skip_with_the_reason(monkeypatch, message):
+    """JAX installed but without the platform asked for (no CUDA here): a BackendMissing that says so,
+    also when jax raises with no message at all (that was an IndexError: asv's GPU cases failed)."""
+    import sys
+    import types
+
+    fake = types.ModuleType("jax")
+
+    def devices(platform=None):
+        raise RuntimeError(message)
+
+    fake.devices = devices  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "jax", fake)
+    with pytest.raises(BackendMissing) as info:
+        B._pytensor_jax_mode("pytensor-jax-gpu", "cuda")
+    assert "JAX has no 'cuda' device: " + (message or "RuntimeError") in str(info.value)

@@ -319,7 +319,8 @@ def _pytensor_jax_mode(name: str, platform: str) -> "TheanoLike":
     try:
         devices = jax.devices(platform)
     except Exception as exc:
-        raise _missing(name, "JAX has no %r device: %s" % (platform, str(exc).splitlines()[0])) from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # jax may raise with no message
+        raise _missing(name, "JAX has no %r device: %s" % (platform, first)) from None
     if jax.default_backend() != platform:
         raise _missing(name, "JAX's default backend is %r, not %r (set JAX_PLATFORMS=%s)"
                        % (jax.default_backend(), platform, platform))

@@ -168,7 +168,8 @@ class DeviceOperations:
     """On a device: each operation as a fraction of its transfer limit (H2D, D2H, D2D).
 
     device="cpu" runs PyTensor's JAX mode on JAX's CPU device (the comparison
-    point); device="gpu" needs CUDA (asv's launch_method must be "spawn"). Its GB/s
+    point); device="gpu" needs CUDA (first touched here, in setup: asv's forkserver
+    never holds a CUDA context when it forks). Its GB/s
     (track_gbps, not read by any claim) is not tracked since the whole suite was cut
     to what the claims read: `memharness aliasing --device gpu` prints it.
     """

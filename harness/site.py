@@ -15,6 +15,11 @@ graph's path) and every graph request answered 404. asv-tachyon builds the path 
 exactly as asv names the folder of a null (``pytensor-null``), so the nulls of index.json's
 ``params`` and ``graph_param_list`` are written as the string "null": the state keeps them and the
 paths are asv's own.
+
+The overview shows one environment: the one made of each parameter's first value in index.json. asv's
+order put first an environment of the kept results (Theano on 3.11) that the subset runs tracked few
+suites in, so the tiles of containers and pickle stayed blank. The environment whose graphs hold the
+most data points is put first (``busiest_first``).
 """
 from __future__ import annotations
 
@@ -23,12 +28,13 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from harness.errors import HarnessError
 
 HELP = "make the published asv site work offline (asv-tachyon's UI over asv publish's data)"
 DESCRIPTION = __doc__
+MAX_GRAPH_BYTES = 64 << 20  # a graph file larger than this is not read (it counts no point)
 INSTALL = "pip install asv-tachyon (in the asv extra: pip install 'memharness[asv]')"
 
 
@@ -58,6 +64,46 @@ def nulls_as_strings(index: Dict[str, Any]) -> int:
     return count
 
 
+def graph_folder(combo: Dict[str, Any]) -> str:
+    """asv's graph folder of one environment (a graph_param_list entry): its sorted name-value parts."""
+    parts = sorted(k if v == "" else "%s-%s" % (k, "null" if v is None else v) for k, v in combo.items())
+    return "/".join(["graphs"] + parts)
+
+
+def _points(folder: str) -> int:
+    """Data points in the graph files of one environment's folder: (commit, value) pairs, summed."""
+    total = 0
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        path = os.path.join(folder, name)
+        if not (name.endswith(".json") and os.path.isfile(path) and not os.path.islink(path)):
+            continue
+        try:
+            with open(path, "rb") as fh:
+                points = json.loads(fh.read(MAX_GRAPH_BYTES + 1)[:MAX_GRAPH_BYTES + 1].decode("utf-8"))
+        except (OSError, ValueError, RecursionError):  # unreadable, cut off by the cap, or not JSON: no points
+            continue
+        total += len(points) if isinstance(points, list) else 0
+    return total
+
+
+def busiest_first(index: Dict[str, Any], html: str) -> Optional[Dict[str, Any]]:
+    """Put first, in graph_param_list and in each parameter's values, the environment whose graphs hold
+    the most data points (the first of those on a tie): the one the overview shows, where a sparkline
+    needs two commits or more. Returns it (None if there is none)."""
+    combos = [c for c in index.get("graph_param_list") or [] if isinstance(c, dict)]
+    if not combos:
+        return None
+    counts = [_points(os.path.join(html, *graph_folder(combo).split("/"))) for combo in combos]
+    best = combos[counts.index(max(counts))]
+    index["graph_param_list"] = [best] + [c for c in index["graph_param_list"] if c is not best]
+    params = index.get("params") or {}
+    for name, value in best.items():
+        values = params.get(name)
+        if isinstance(values, list) and value in values:
+            params[name] = [value] + [v for v in values if v != value]
+    return best
+
+
 def make_offline(html: str) -> int:
     """Install asv-tachyon into ``html`` and fix its index.json; the number of nulls rewritten."""
     from harness.asvresults import read_json
@@ -82,6 +128,7 @@ def make_offline(html: str) -> int:
     if proc.returncode != 0:
         raise HarnessError("asv-tachyon install %s failed: %s" % (html, (proc.stderr or proc.stdout).strip()[-500:]))
     fixed = nulls_as_strings(index)
+    busiest_first(index, html)
     write_atomic(index_path, json.dumps(index, separators=(",", ":")))
     return fixed
 

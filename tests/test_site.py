@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.site import busiest_first, graph_folder
+
 slow = pytest.mark.slow  # the browser tests: publish (~30 s) + two Chromium starts per page, ~2 min in all
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,10 +127,6 @@ def result_files(results_dir: Path) -> list[Path]:
     return [p for p in sorted(results_dir.glob("*/*.json")) if p.name != "machine.json"]
 
 
-def graph_folder(combo: dict) -> str:
-    """asv's graph folder of one environment (graph_param_list entry): sorted name-value parts."""
-    parts = sorted(k if v == "" else "%s-%s" % (k, "null" if v is None else v) for k, v in combo.items())
-    return "/".join(["graphs"] + parts)
 
 
 class Server:
@@ -238,6 +236,15 @@ def site(tmp_path_factory):
                 shutil.copy(png, ARTIFACTS / png.name)
 
 
+def _commits(graph: Path) -> int:
+    """Commits with a value in one graph file of asv publish (0 where there is none)."""
+    if not graph.is_file():
+        return 0
+    points = json.loads(graph.read_text())
+    return sum(1 for _, value in points if value is not None and value != [] and
+               (not isinstance(value, list) or any(isinstance(v, (int, float)) for v in value)))
+
+
 def check_page(site, fragment: str, name: str, height: int = 1400) -> dict:
     server = site["server"]
     start = len(server.log)
@@ -299,7 +306,10 @@ def test_index_draws_sparklines_of_every_topic(site):
         if {m for m, _ in TOPICS.values()} <= {b.split(".", 1)[0] for b in drawn}:
             break
     assert drawn, "no tile of the overview drew a sparkline (probe: %s)" % page["probe"]["canvases"][:5]
-    shown = set(re.findall(r'data-bench="([^"]+)"', page["dom"]))
+    # a sparkline needs two commits: a tile whose graph in the environment shown has one point (a benchmark
+    # measured at one commit only) shows its value and no line
+    folder = site["html"] / graph_folder(site["index"]["graph_param_list"][0])
+    shown = {b for b in re.findall(r'data-bench="([^"]+)"', page["dom"]) if _commits(folder / (b + ".json")) >= 2}
     missing = [topic for topic, (module, _) in TOPICS.items()
                if any(b.startswith(module + ".") for b in shown) and not any(b.startswith(module + ".") for b in drawn)]
     assert not missing, "the overview draws no sparkline for %s" % missing
@@ -343,3 +353,28 @@ def test_environments_side_by_side(site):
     pythons = {re.search(r"python=([0-9.]+)", h).group(1) for h in columns}
     assert pythons == {e["python"] for e in envs}
     assert re.search(r'<td class="mono[^"]*">[0-9.]+ ?[a-zA-Z/]', page["dom"]), "the compare table shows no value"
+
+
+def test_the_environment_with_the_most_graphs_is_shown_first(tmp_path):
+    """asv-tachyon's overview shows the environment made of each parameter's first value: the one whose
+    graphs hold the most data points goes first (the first of them on a tie), in graph_param_list and params."""
+    theano = {"python": "3.11", "theano": "1.0.5", "pytensor": "null", "machine": "devbox"}
+    pytensor = {"python": "3.12", "theano": "null", "pytensor": "", "machine": "devbox"}
+    index = {"graph_param_list": [theano, pytensor],
+             "params": {"python": ["3.11", "3.12"], "theano": ["1.0.5", "null"], "pytensor": ["null", ""],
+                        "machine": ["devbox"]}}
+    for combo, n in ((theano, 1), (pytensor, 3)):  # graph files of 1 and 3 points
+        folder = tmp_path.joinpath(*graph_folder(combo).split("/"))
+        folder.mkdir(parents=True)
+        for i in range(2):
+            (folder / ("bench_%d.json" % i)).write_text(json.dumps([[j, 1.0] for j in range(n)]))
+    assert busiest_first(index, str(tmp_path)) is pytensor
+    assert index["graph_param_list"] == [pytensor, theano]
+    assert index["params"] == {"python": ["3.12", "3.11"], "theano": ["null", "1.0.5"], "pytensor": ["", "null"],
+                               "machine": ["devbox"]}
+    (tmp_path.joinpath(*graph_folder(theano).split("/")) / "bench_9.json").write_text(json.dumps([[j, 1] for j in range(4)]))
+    (tmp_path.joinpath(*graph_folder(theano).split("/")) / "bench_8.json").write_text("not json")  # ignored
+    assert busiest_first(index, str(tmp_path)) is pytensor  # 6 points (2 + 4) and 6: the first stays first
+    (tmp_path.joinpath(*graph_folder(theano).split("/")) / "bench_7.json").write_text(json.dumps([[0, 1]]))
+    assert busiest_first(index, str(tmp_path)) is theano  # 7 points against 6
+    assert busiest_first({"graph_param_list": [], "params": {}}, str(tmp_path)) is None

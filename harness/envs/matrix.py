@@ -34,6 +34,10 @@ THEANO_PINS: Dict[str, Tuple[Tuple[str, str], ...]] = {
     "3.8": (("numpy", "1.21.6"), ("pandas", ""), ("psutil", ""), ("theano", "1.0.5")),
     "3.11": (("numpy", "1.23.5"), ("scipy", "1.11.4"), ("pandas", "2.1.4"), ("psutil", ""), ("theano", "1.0.5")),
 }
+# Theano 1.0.5's pkl_utils imports pkg_resources (setuptools), which a uv-made environment does not
+# seed and setuptools 81+ no longer ships: without it the pkl_utils claim could not run in the Theano
+# environments. 75.3.2 is the last setuptools for CPython 3.8 and has pkg_resources.
+THEANO_EXTRAS: Tuple[Tuple[str, str], ...] = (("setuptools", "75.3.2"),)
 PYTENSOR_FROM = "3.10"
 PYTENSOR_REQS: Tuple[Tuple[str, str], ...] = BASE + (("pytensor", ""),)
 PYTENSOR_EXTRAS: Tuple[Tuple[str, str], ...] = (("numba", ""), ("jax", ""))
@@ -82,7 +86,8 @@ def definition() -> List[EnvSpec]:
         else:
             out.append(EnvSpec("py" + py, py, None, BASE))
         if py in THEANO_PINS:
-            out.append(EnvSpec("py%s-theano" % py, py, "theano", THEANO_PINS[py], dict(THEANO_ENV)))
+            out.append(EnvSpec("py%s-theano" % py, py, "theano", THEANO_PINS[py], dict(THEANO_ENV),
+                               extras=THEANO_EXTRAS))
     return out
 
 

@@ -94,7 +94,8 @@ def rule_pkl_utils(rows: Rows) -> Optional[Judgement]:
         name = "pkl_utils (%s)" % r["library"] if r["kind"] == "pkl_utils" else "the harness's own npzip"
         items.append("%s on %s: numpy-readable %s" % (name, case_label(r), "yes" if r["numpy_readable"] else "NO"))
     if real.empty:
-        return "inconclusive", ("no pkl_utils ran (Theano, or PyTensor <= 2.24, is not installed where this ran)%s"
+        return "inconclusive", ("no pkl_utils ran (Theano, or PyTensor <= 2.24, is not installed where this ran, or its run "
+                                "failed: see the topic's notes)%s"
                                 % ("; not evidence for the library: " + "; ".join(items) if items else ""))
     readable = bool((real["numpy_readable"] == True).all())  # noqa: E712
     return ("confirmed" if readable else "refuted"), "; ".join(items)

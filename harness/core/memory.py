@@ -254,7 +254,8 @@ def allocated_now() -> Dict[str, Any]:
     return {"pymalloc": blocks, "malloc": malloc_in_use(), "allocator": allocator}
 
 
-def _delta(after: Optional[int], before: Optional[int]) -> Optional[int]:
+def delta(after: Optional[int], before: Optional[int]) -> Optional[int]:
+    """after - before, or None where either is unknown."""
     return None if after is None or before is None else after - before
 
 

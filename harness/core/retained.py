@@ -11,7 +11,7 @@ import time
 import tracemalloc
 from typing import Any, Callable, Dict, List
 
-from harness.core.memory import _delta, allocated_now, allocated_total, current_rss, peak_rss, reset_peak_rss
+from harness.core.memory import allocated_now, allocated_total, current_rss, delta, peak_rss, reset_peak_rss
 from harness.errors import HarnessError
 
 
@@ -65,8 +65,8 @@ def measure_retained(build: Callable[[], Any], *, rss: bool = True) -> Dict[str,
     gc.collect()
     requested, peak_requested = _traced(build)
 
-    alloc_py = _delta(_delta(r3["pymalloc"], r2["pymalloc"]), _delta(r2["pymalloc"], r1["pymalloc"]))
-    alloc_c = _delta(_delta(r3["malloc"], r2["malloc"]), _delta(r2["malloc"], r1["malloc"]))
+    alloc_py = delta(delta(r3["pymalloc"], r2["pymalloc"]), delta(r2["pymalloc"], r1["pymalloc"]))
+    alloc_c = delta(delta(r3["malloc"], r2["malloc"]), delta(r2["malloc"], r1["malloc"]))
     allocated, why = allocated_total(alloc_py, alloc_c, r3["allocator"])
     return {
         "requested": requested,
@@ -86,7 +86,7 @@ SETTLE = 4  # empty patterns beyond the first two, at most, before the build
 
 def _steady(a: Dict[str, Any], b: Dict[str, Any], c: Dict[str, Any]) -> bool:
     """Two empty patterns in a row cost the same, in both counters."""
-    return all(_delta(b[k], a[k]) == _delta(c[k], b[k]) for k in ("pymalloc", "malloc"))
+    return all(delta(b[k], a[k]) == delta(c[k], b[k]) for k in ("pymalloc", "malloc"))
 
 
 def _nothing() -> None:

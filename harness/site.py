@@ -78,9 +78,11 @@ def _points(folder: str) -> int:
         if not (name.endswith(".json") and os.path.isfile(path) and not os.path.islink(path)):
             continue
         try:
+            if os.path.getsize(path) > MAX_GRAPH_BYTES:
+                continue
             with open(path, "rb") as fh:
-                points = json.loads(fh.read(MAX_GRAPH_BYTES + 1)[:MAX_GRAPH_BYTES + 1].decode("utf-8"))
-        except (OSError, ValueError, RecursionError):  # unreadable, cut off by the cap, or not JSON: no points
+                points = json.loads(fh.read().decode("utf-8"))
+        except (OSError, ValueError, RecursionError):  # unreadable or not JSON: no points
             continue
         total += len(points) if isinstance(points, list) else 0
     return total

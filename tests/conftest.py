@@ -5,6 +5,16 @@ import sys
 import pytest
 
 
+def asv_conf() -> dict:
+    """The repository's asv.conf.json (JSON with // comments on their own lines)."""
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "asv.conf.json").read_text()
+    return json.loads(re.sub(r"^\s*//.*$", "", text, flags=re.M))
+
+
 def find_python(version: str):
     """An installed CPython X.Y other than the one running the tests where one exists (the
     harness's own finder: PATH and pyenv), else None."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import asv_conf
 
 from harness import merge
 
@@ -29,7 +29,7 @@ SHARDS = ["^bench_allocator\\.Geometry\\.track_arena_size$", "^bench_allocator\\
 
 
 def asv(tmp: Path, results: str, *args: str) -> None:
-    conf = json.loads(re.sub(r"^\s*//.*$", "", (REPO / "asv.conf.json").read_text(), flags=re.M))
+    conf = asv_conf()
     conf.update(repo=str(REPO), benchmark_dir=str(REPO / "benchmarks"), results_dir=str(tmp / results),
                 html_dir=str(tmp / ("html-" + results)), env_dir=str(tmp / "env"),
                 branches=["HEAD"])  # publish graphs the commits of a branch: the checked-out one, whatever its name

@@ -28,6 +28,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from conftest import asv_conf
 
 from harness.site import busiest_first, graph_folder
 
@@ -117,12 +118,6 @@ def asv_command() -> list[str] | None:
     return [path] if path else None
 
 
-def load_conf() -> dict:
-    """asv.conf.json (JSON with // comments on their own lines)."""
-    text = (REPO / "asv.conf.json").read_text()
-    return json.loads(re.sub(r"^\s*//.*$", "", text, flags=re.M))
-
-
 def result_files(results_dir: Path) -> list[Path]:
     return [p for p in sorted(results_dir.glob("*/*.json")) if p.name != "machine.json"]
 
@@ -201,7 +196,7 @@ def site(tmp_path_factory):
     if asv is None:
         pytest.skip("asv is not installed (pip install -e '.[asv]')")
     pytest.importorskip("asv_tachyon", reason="asv-tachyon is not installed (pip install -e '.[asv]')")
-    conf = load_conf()
+    conf = asv_conf()
     results = REPO / conf.get("results_dir", "results")
     if not result_files(results):
         pytest.skip("no asv results in %s (run scripts/asv_matrix.sh, or asv run --python=same "

@@ -92,16 +92,14 @@ def test_the_suites_import_no_backend_and_start_no_thread_for_asvs_forkserver(tm
     benchmark (about 0.5 s saved a parameter set against spawn: the whole suite ran in 64 s instead of
     161 s here). That is safe only while importing the suites starts no thread and initialises no
     CUDA: no backend (JAX, CuPy, PyTensor, Theano, numba) may be imported before a benchmark's setup."""
-    import json
     import os
-    import re
     import subprocess
     import sys
 
+    from conftest import asv_conf
+
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    with open(os.path.join(root, "asv.conf.json")) as fh:
-        conf = json.loads(re.sub(r"^\s*//.*$", "", fh.read(), flags=re.M))
-    assert conf["launch_method"] == "forkserver"
+    assert asv_conf()["launch_method"] == "forkserver"
     code = ("import sys, threading, importlib; sys.path.insert(0, %r)\n"
             "for s in %r: importlib.import_module('benchmarks.' + s)\n"
             "print(sorted(m for m in ('jax', 'cupy', 'pytensor', 'theano', 'numba', 'torch') if m in sys.modules))\n"

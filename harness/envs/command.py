@@ -7,7 +7,7 @@ import shutil
 import sys
 from typing import List, Optional
 
-from harness.envs import build, store
+from harness.envs import build, store, wheels
 from harness.envs.matrix import EnvSpec, by_name, definition, render
 from harness.errors import HarnessError
 
@@ -85,6 +85,7 @@ def create(names: List[str], quiet: bool, jobs: Optional[int] = None) -> int:
     specs = selected(names)
     order = [s for s in specs if s.backend != "theano"] + [s for s in specs if s.backend == "theano"]
     store.root(create=True)
+    wheels.uv_bin()  # before the threads: see its docstring
     failed, lock = [], threading.Lock()
     with Progress(build.STEPS * len(specs), "envs create", enabled=not quiet) as progress:
         def step(note: str) -> None:

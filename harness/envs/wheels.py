@@ -11,6 +11,7 @@ Standard library only.
 """
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import shutil
@@ -23,8 +24,11 @@ from harness.errors import HarnessError
 FOLDER = "wheels"
 
 
+@functools.lru_cache(maxsize=None)
 def uv_bin() -> Optional[str]:
-    """uv: on PATH, else the one the ``uv`` package installed next to this interpreter."""
+    """uv: on PATH, else the one the ``uv`` package installed next to this interpreter. Found once:
+    ``uv.find_uv_bin`` reads ``sysconfig``, whose first reading is not thread-safe (two threads of
+    ``envs create`` once got None for EXE and a TypeError), so ``create`` asks before its threads."""
     found = shutil.which("uv")
     if found:
         return found

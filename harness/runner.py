@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from harness.core import children, memory
 from harness.core.progress import Progress
 from harness.errors import BackendMissing, ChildError
-from harness.topic import Plan, Row, Rows, Skip, Topic, frames
+from harness.topic import SKIPS, Plan, Row, Rows, Skip, Topic, frames
 
 
 @dataclass
@@ -64,7 +64,9 @@ def measure(topic: Topic, options: Any, *, quiet: bool = True) -> Measured:
                     i = futures[fut]
                     progress.step(plan.cases[i].label)
                     try:
-                        got[i] = fut.result()
+                        answer = dict(fut.result())
+                        skips.extend(Skip(**r) for r in answer.pop(SKIPS, ()))  # parts of the case (topic.SKIPS)
+                        got[i] = answer
                     except BackendMissing as exc:
                         skips.append(Skip(plan.cases[i].label, "%s: %s" % (exc.backend, exc.reason), exc.install))
                     except ChildError as exc:

@@ -25,6 +25,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from harness.claims import Claim
 
 Row = Dict[str, Any]
+# A kind of rows ``execute`` may return that are not figures: each row (what, reason, install) is a
+# part of the case that could not run there, and the runner makes it a Skip (e.g. one backend of
+# several measured in one process, not installed in that interpreter)
+SKIPS = "skipped"
 # A topic's rows: one table of raw figures per kind of row ("elements", "steps", "throughput", ...)
 Rows = Dict[str, "pd.DataFrame"]
 
@@ -71,6 +75,12 @@ class Topic(Protocol):
     help: str
     description: str
     claims: Sequence["Claim"]
+    # whether any of its figures is a time: the report runs such topics first, one at a time, with
+    # nothing beside them, and the others (byte counts only) after them (harness.lanes)
+    timed: bool
+    # the options (command-line words) the report measures it with, unless --full: what its
+    # claims read, where that is less than the command's defaults
+    report_args: Sequence[str]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
 

@@ -366,3 +366,45 @@ def test_plot_writes_png(tmp_path, monkeypatch, capsys):
     assert main(["aliasing", "--plot", str(png)] + TINY) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "== throughput ==" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------
+# The backends of one interpreter: one case, measured together in each process
+
+
+def test_the_backends_of_one_interpreter_are_one_case(monkeypatch):
+    import harness.topics.aliasing as al
+
+    monkeypatch.setattr(W, "presence", lambda name: None)
+    p = al.TOPIC.plan(al.Options(sizes=[4000]))
+    names = ["numpy"] + list(W.CPU_BACKENDS)
+    assert [c.params["backends"] for c in p.cases] == [names] and p.essential == [", ".join(names)]
+    apart = al.TOPIC.plan(al.Options(sizes=[4000], pythons={"theano": sys.executable}))
+    assert [c.params["backends"] for c in apart.cases] == [[n for n in names if n != "theano"], ["theano"]]
+    only = al.TOPIC.plan(al.Options(sizes=[4000], backends=[]))
+    assert [c.label for c in only.cases] == ["numpy"] and only.essential == []
+
+
+def test_measure_backends_shares_the_limits_and_reports_what_cannot_load():
+    out = T.measure_backends(["numpy", "no-such-backend"], sizes=[4000], repeat=2, min_time=0.001)
+    assert out["missing"]["no-such-backend"]["reason"].startswith("unknown backend")
+    mine = out["backends"]["numpy"]
+    assert {(r["operation"], r["borrow"]) for r in mine["throughput"]} == {
+        ("copy", False), ("copy", True), ("copyto", False), ("call", False), ("call", True)}
+    assert [(lim["limit"], lim["backend"]) for lim in mine["limits"]] == [
+        ("memcpy warm", "numpy"), ("alloc+copy", "numpy")] * 2  # before and after the operations
+    assert len(mine["overhead"]) == 2 and mine["seconds"] >= mine["load_s"] > 0
+
+
+def test_a_backend_of_a_group_that_cannot_load_is_a_skip_and_the_others_are_measured(monkeypatch):
+    """theano grouped with the numpy reference (the presence check fooled): the child cannot load
+    it, so it is a skip with the child's reason and the install command; numpy's rows stay."""
+    import harness.topics.aliasing as al
+    from harness import runner
+
+    monkeypatch.setattr(W, "presence", lambda name: None)
+    got = runner.measure(al.TOPIC, al.Options(backends=["theano"], sizes=[4000], repeat=2, min_time=0.001))
+    assert set(got.rows["throughput"]["backend"]) == {"numpy"} and not got.failures
+    (skip,) = got.skips
+    assert skip.what == "theano" and "theano" in skip.reason and skip.install == INSTALL["theano"]
+    assert skip.reason.startswith("interpreter %s: " % sys.executable)

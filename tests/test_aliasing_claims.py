@@ -239,12 +239,12 @@ def test_every_backend_failing_fails_the_run(monkeypatch):
     assert [c.params["python"] for c in p.cases] == [None, "/bin/false"] and p.essential == ["pytensor-c"]
     import harness.topics.aliasing.measure as M
 
-    def run(backend, *a, **k):
-        if backend != "numpy":
+    def run(backends, *a, **k):
+        if backends != ["numpy"]:
             raise ChildError("child died")
         return {"backends": [{"backend": "numpy"}]}
 
-    monkeypatch.setattr(M, "run_backend", run)
+    monkeypatch.setattr(M, "run_backends", run)
     with pytest.raises(ChildError, match="every case that was tried failed: pytensor-c: child died"):
         runner.measure(al.TOPIC, o)
     monkeypatch.setattr(al.TOPIC, "plan", lambda o: Plan(p.cases[:1], [Skip("pytensor-c", "not installed")],
@@ -272,7 +272,7 @@ def test_options_from_arguments_and_notes():
 def test_execute_turns_a_child_that_lacks_the_backend_into_backend_missing():
     from harness.errors import BackendMissing
 
-    case = Case("tensorflow", {"backend": "tensorflow", "python": None, "conformance": True, "throughput": False})
+    case = Case("tensorflow", {"backends": ["tensorflow"], "python": None, "conformance": True, "throughput": False})
     with pytest.raises(BackendMissing) as exc:
         al.TOPIC.execute(case, al.Options(sizes=[8]))
     assert exc.value.reason.startswith("unknown backend")

@@ -12,9 +12,10 @@ shared variable):
    in C++ in the same run (``harness.core.limits``; on a GPU: the transfer limits); calls per
    second for small arrays (``measure.py``, ``timed.py``).
 
-Each backend is one case, measured in its own child process with the environment it needs
-(``THEANO_FLAGS`` for Theano) and, when asked, another interpreter
-(``--python theano=/path/to/venv/bin/python``). This package's import stays light (no numpy or
+The CPU backends of one interpreter are one case, measured together in each timed child process
+with the environment they need (``THEANO_FLAGS`` for Theano); a backend asked to run under another
+interpreter (``--python theano=/path/to/venv/bin/python``) is a case of its own, as is each GPU
+backend. This package's import stays light (no numpy or
 pandas, CPython 3.8 syntax): children of other interpreters import it.
 """
 from __future__ import annotations
@@ -200,11 +201,14 @@ def _check(o: Options) -> None:
 
 
 def plan(o: Options) -> Plan:
-    """One case a backend (the numpy reference first); a backend not installed here is a skip."""
+    """The backends to measure (the numpy reference first); one not installed here is a skip. On
+    the CPU, the backends of one interpreter are one case, measured together in each of its
+    processes (``measure.run_backends``: one load of what they share, the limits and the harness's
+    overhead timed once a size beside them all); on a GPU, each backend is a case of its own."""
     _check(o)
     reference = o.reference and o.device == "cpu" and o.only != "conformance"
     estimate = float(W.ARRAYS_ALIVE * max(o.sizes)) if o.only != "conformance" else 0.0
-    cases: List[Case] = []
+    groups: Dict[Optional[str], List[str]] = {}
     skips: List[Skip] = []
     for name in ([W.REFERENCE] if reference else []) + list(o.backends or ()):
         python = o.python_of(name)
@@ -212,20 +216,21 @@ def plan(o: Options) -> Plan:
         if why:
             skips.append(Skip(name, why, INSTALL[name]))
             continue
-        cases.append(Case(name, {"backend": name, "python": python,
-                                 "conformance": o.only != "throughput" and name != W.REFERENCE,
-                                 "throughput": o.only != "conformance"}, estimate))
-    # one backend at a time: the timings share the machine. The numpy reference alone is no result.
-    return Plan(cases, skips, jobs=1, essential=[c.label for c in cases if c.label != W.REFERENCE])
+        groups.setdefault(python if o.device == "cpu" else name + "\0" + (python or ""), []).append(name)
+    cases = [Case(", ".join(names), {"backends": names, "python": o.python_of(names[0]),
+                                     "conformance": o.only != "throughput", "throughput": o.only != "conformance"},
+                  estimate) for names in groups.values()]
+    # one case at a time: the timings share the machine. The numpy reference alone is no result.
+    return Plan(cases, skips, jobs=1, essential=[c.label for c in cases if c.params["backends"] != [W.REFERENCE]])
 
 
 def execute(case: Case, o: Options) -> Mapping[str, List[Row]]:
-    from harness.topics.aliasing.measure import run_backend
+    from harness.topics.aliasing.measure import run_backends
 
     p = case.params
-    return run_backend(p["backend"], p["python"], sizes=o.sizes, repeat=o.repeat, min_time=o.min_time,
-                       conformance=p["conformance"], throughput=p["throughput"], timeout=o.timeout,
-                       processes=o.processes)
+    return run_backends(p["backends"], p["python"], sizes=o.sizes, repeat=o.repeat, min_time=o.min_time,
+                        conformance=p["conformance"], throughput=p["throughput"], timeout=o.timeout,
+                        processes=o.processes)
 
 
 def finish(rows: "Rows", o: Options) -> "Rows":
@@ -310,6 +315,9 @@ class AliasingTopic:
     """The aliasing topic, as the CLI, the report, the asv reader and the suites see it."""
 
     name = "aliasing"
+    timed = True  # harness.lanes
+    # W.REPORT_SIZES (a test keeps them one), and as pickle's: 3 samples a process of 5 ms or more
+    report_args: Sequence[str] = ("--sizes", "4KB,64MB", "--min-time", "0.005", "--repeat", "3")
     help = HELP
     description = DESCRIPTION
     claims: Sequence["Claim"] = CLAIMS

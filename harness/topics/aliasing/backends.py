@@ -229,8 +229,8 @@ class TheanoLike(Backend):
     def versions(self) -> Dict[str, str]:
         out = super().versions()
         out[self.library] = getattr(self.lib, "__version__", "?")
-        for extra in ("numba", "jax"):
-            if extra in sys.modules:
+        for extra in ("numba", "jax"):  # this backend's own (others may be loaded in the same process)
+            if extra in self.name and extra in sys.modules:
                 out[extra] = getattr(sys.modules[extra], "__version__", "?")
         out["linker"] = self.linker
         return out

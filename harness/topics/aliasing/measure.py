@@ -2,7 +2,10 @@
 
 ``measure_backend`` runs in the child (``harness.core.children.run_child``); ``run_backend`` is
 the parent side that starts it and turns its answer into rows by kind (conformance, throughput,
-limits, overhead, backends). Rows are in raw units: bytes, seconds, GB/s, counts.
+limits, overhead, backends). On the CPU the backends of one interpreter are measured together:
+``measure_backends`` in each child (one load of what they share, PyTensor for its three modes;
+the limits and the harness's overhead timed once a size beside all their operations),
+``run_backends`` in the parent. Rows are in raw units: bytes, seconds, GB/s, counts.
 
 Throughput: time per call of each operation, borrow vs copy; GB/s only for what copies.
 
@@ -27,7 +30,7 @@ Operations (``OPERATIONS``), each with borrow=False (copy) and borrow=True:
 * ``copyto`` (numpy reference only, no borrow variant): ``np.copyto(dst, v)`` into a warm array
 * ``set_value_strided`` (GPU backends only): ``s.set_value(w[::2], borrow=b)``, the same bytes strided
 
-Child-side module (but ``run_backend``): numpy and the backend only, CPython 3.8 syntax.
+Child-side module (but ``run_backend(s)``): numpy and the backend only, CPython 3.8 syntax.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from harness.core.timing import PROCESSES, time_call
 from harness.errors import BackendMissing, HarnessError
+from harness.topic import SKIPS
 from harness.topics.aliasing.backends import Backend, load_backend
 from harness.topics.aliasing.workloads import DEFAULT_SIZES, OPERATIONS, REFERENCE, REFERENCE_OPERATIONS, child_env
 
@@ -167,47 +171,52 @@ def measure_op(b: Backend, op: str, borrow: bool, nbytes: int, *, repeat: int = 
     return op_figures(row, limit_gbps, overhead_s)
 
 
-def measure_throughput(b: Backend, sizes: Sequence[int], *, repeat: int = 5, min_time: float = 0.01,
+def measure_throughput(backends: Any, sizes: Sequence[int], *, repeat: int = 5, min_time: float = 0.01,
                        ops: Optional[Sequence[str]] = None, limits: Optional[Dict[str, Dict[int, float]]] = None,
                        progress: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
-    """Every operation x borrow x size on one backend, with the limits measured here."""
-    ops = [o for o in (ops or operations_of(b)) if o in operations_of(b)]
+    """Every operation x borrow x size on one backend (or on each of a list of backends, one after
+    another at each size), with the limits and the harness's overhead measured here, once a size
+    before and once after the operations of them all. ``seconds``: each backend's own time."""
+    group: List[Backend] = list(backends) if isinstance(backends, (list, tuple)) else [backends]
     rows: List[Dict[str, Any]] = []
     limit_rows: List[Dict[str, Any]] = []
     overheads: List[Dict[str, Any]] = []
+    seconds = {b.name: 0.0 for b in group}
+    device = group[0].device if group else "cpu"
     for nbytes in sizes:
         src = make_array(nbytes)
         # the harness's cost per call, measured beside the operations it is compared with
-        overhead = dict(measure_overhead(repeat=repeat, min_time=min_time, device=b.device), bytes=int(src.nbytes))
+        overhead = dict(measure_overhead(repeat=repeat, min_time=min_time, device=device), bytes=int(src.nbytes))
         overheads.append(overhead)
         lims = dict((name, by_size[nbytes]) for name, by_size in (limits or {}).items() if nbytes in by_size)
         for lim in measure_limits(int(src.nbytes), repeat=repeat, min_time=min_time):
-            lim["backend"] = b.name
             limit_rows.append(lim)
             lims[lim["limit"]] = lim["gbps"]
-        for op in ops:
-            for borrow in (False, True):
-                if progress:
-                    progress("%s %s borrow=%s %d B" % (b.name, op, borrow, nbytes))
-                try:
-                    row = measure_op(b, op, borrow, nbytes, repeat=repeat, min_time=min_time,
-                                     overhead_s=overhead["median_s"], src=src,
-                                     limit_gbps=lims.get(b.limit_for(op, borrow) or ""))
-                except NotImplementedError:
-                    continue
-                rows.append(row)
+        for b in group:
+            t0 = time.perf_counter()
+            for op in [o for o in (ops or operations_of(b)) if o in operations_of(b)]:
+                for borrow in (False, True):
+                    if progress:
+                        progress("%s %s borrow=%s %d B" % (b.name, op, borrow, nbytes))
+                    try:
+                        row = measure_op(b, op, borrow, nbytes, repeat=repeat, min_time=min_time,
+                                         overhead_s=overhead["median_s"], src=src,
+                                         limit_gbps=lims.get(b.limit_for(op, borrow) or ""))
+                    except NotImplementedError:
+                        continue
+                    rows.append(row)
+            seconds[b.name] += time.perf_counter() - t0
         # and again after them: a process's first measurements run slow (frequency, caches, the
         # neighbours); timed.join merges both before the overhead claim reads it
-        overheads.append(dict(measure_overhead(repeat=repeat, min_time=min_time, device=b.device),
+        overheads.append(dict(measure_overhead(repeat=repeat, min_time=min_time, device=device),
                               bytes=int(src.nbytes)))
         # the limits too: an allocating copy's speed moves with how many huge pages the kernel
         # grants at that moment, and a limit timed only before the operations was beaten by one
         # of them (7% at 64 MB); timed.join takes the fastest sample of both
-        for lim in measure_limits(int(src.nbytes), repeat=repeat, min_time=min_time):
-            limit_rows.append(dict(lim, backend=b.name))
+        limit_rows.extend(measure_limits(int(src.nbytes), repeat=repeat, min_time=min_time))
         del src
         gc.collect()
-    return {"throughput": rows, "limits": limit_rows, "overhead": overheads}
+    return {"throughput": rows, "limits": limit_rows, "overhead": overheads, "seconds": seconds}
 
 
 def measure_backend(backend: str, sizes: Sequence[int] = DEFAULT_SIZES, repeat: int = 5, min_time: float = 0.01,
@@ -236,45 +245,87 @@ def measure_backend(backend: str, sizes: Sequence[int] = DEFAULT_SIZES, repeat: 
             from harness.topics.aliasing.gpu import measure_device_limits
 
             limits, limit_rows = measure_device_limits(api, sizes, repeat=repeat, min_time=min_time)
-        out.update(measure_throughput(b, sizes, repeat=repeat, min_time=min_time, ops=ops, limits=limits))
-        for row in limit_rows:
-            row["backend"] = b.name
-        out["limits"] = limit_rows + out["limits"]
+        got = measure_throughput(b, sizes, repeat=repeat, min_time=min_time, ops=ops, limits=limits)
+        out.update(throughput=got["throughput"], overhead=got["overhead"])
+        out["limits"] = [dict(row, backend=b.name) for row in limit_rows + got["limits"]]
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def measure_backends(backends: Sequence[str], sizes: Sequence[int] = DEFAULT_SIZES, repeat: int = 5,
+                     min_time: float = 0.01, conformance: bool = True, throughput: bool = True,
+                     conformance_n: int = 1024) -> Dict[str, Any]:
+    """Child-process entry point for several CPU backends of one interpreter, in one process: each
+    loaded (one that cannot run here goes to "missing", with its reason and install command; the
+    others go on), its conformance (not the numpy reference's), then at each size the limits and
+    the harness's overhead once, before and after the operations of every backend (the limits a
+    copy is a fraction of are timed beside it, as with one backend). Per backend, the answer has
+    the keys of ``measure_backend``."""
+    t0 = time.perf_counter()
+    loaded: List[Backend] = []
+    out: Dict[str, Any] = {"backends": {}, "missing": {}}
+    for name in backends:
+        t = time.perf_counter()
+        try:
+            b = load_backend(name)
+        except BackendMissing as exc:
+            out["missing"][name] = {"reason": exc.reason, "install": exc.install}
+            continue
+        if b.device_api() is not None:
+            raise HarnessError("%s is a device backend: measure it alone (measure_backend)" % name)
+        loaded.append(b)
+        out["backends"][name] = {"backend": name, "versions": b.versions(), "load_s": time.perf_counter() - t}
+    for b in loaded:  # each backend's own seconds: its load, conformance and operations
+        mine = out["backends"][b.name]
+        mine["seconds"] = mine["load_s"]
+        if conformance and b.name != REFERENCE:
+            from harness.topics.aliasing.conformance import run_cases
+
+            t = time.perf_counter()
+            mine["conformance"] = run_cases(b, conformance_n)
+            mine["seconds"] += time.perf_counter() - t
+    if throughput and loaded:
+        got = measure_throughput(loaded, sizes, repeat=repeat, min_time=min_time)
+        for b in loaded:
+            mine = out["backends"][b.name]
+            mine.update(throughput=[r for r in got["throughput"] if r["backend"] == b.name],
+                        limits=[dict(r, backend=b.name) for r in got["limits"]], overhead=got["overhead"])
+            mine["seconds"] += got["seconds"][b.name]
     out["seconds"] = time.perf_counter() - t0
     return out
 
 
 # --------------------------------------------------------------------------
-# Parent side: start one backend's child and gather its rows
+# Parent side: start the children of one backend, or of a group, and gather their rows
 
 
-def run_backend(backend: str, python: Optional[str], *, sizes: Sequence[int], repeat: int, min_time: float,
-                conformance: bool, throughput: bool, timeout: float,
-                processes: int = PROCESSES) -> Dict[str, List[Dict[str, Any]]]:
-    """One backend measured in ``processes`` children (the conformance in the first one only): rows
-    by kind, the timing samples of every child merged (timed.join) before any figure is derived.
+def _child_env_of(backends: Sequence[str]) -> Dict[str, str]:
+    env: Dict[str, str] = {}
+    for name in backends:
+        for k, v in child_env(name).items():
+            if env.setdefault(k, v) != v:
+                raise HarnessError("%s need different %s: measure them apart" % (", ".join(backends), k))
+    return env
 
-    BackendMissing when the backend cannot run in that interpreter (the child says why);
-    ChildError when a child fails.
-    """
-    import sys
 
+def _run(func: str, kwargs: Dict[str, Any], backends: Sequence[str], python: Optional[str], throughput: bool,
+         timeout: float, processes: int) -> List[Dict[str, Any]]:
+    """The answers of the children: ``processes`` of them (one without ``throughput``), the
+    conformance asked of the first only."""
     from harness.core.children import run_child
-    from harness.core.optional import INSTALL
+
+    out = []
+    for i in range(max(1, processes) if throughput else 1):
+        out.append(run_child(func, dict(kwargs, conformance=kwargs["conformance"] and i == 0), python=python,
+                             env=_child_env_of(backends), timeout=timeout))
+    return out
+
+
+def _rows(backend: str, results: Sequence[Dict[str, Any]], throughput: bool, child: Dict[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
+    """One backend's rows by kind from its answers (one a child), their samples merged (timed.join)."""
     from harness.topics.aliasing.timed import join
 
-    results = []
-    for i in range(max(1, processes) if throughput else 1):
-        kwargs = {"backend": backend, "sizes": list(sizes), "repeat": repeat, "min_time": min_time,
-                  "conformance": conformance and i == 0, "throughput": throughput}
-        res = run_child("harness.topics.aliasing.measure:measure_backend", kwargs, python=python,
-                        env=child_env(backend), timeout=timeout)
-        if "missing" in res:
-            m = res["missing"]
-            raise BackendMissing("interpreter %s" % (python or sys.executable), m["reason"],
-                                 m.get("install") or INSTALL.get(backend, ""))
-        results.append(res)
-    first, child = results[0], results[0].get("child") or {}
+    first = results[0]
     timed = join(results) if throughput else {"throughput": [], "limits": [], "overhead": []}
     return {
         "conformance": list(first.get("conformance") or []),
@@ -285,3 +336,58 @@ def run_backend(backend: str, python: Optional[str], *, sizes: Sequence[int], re
                       "interpreter": child.get("executable"), "processes": len(results),
                       "seconds": round(sum(float(r.get("seconds", 0.0)) for r in results), 2)}],
     }
+
+
+def _missing(python: Optional[str], m: Dict[str, Any], backend: str) -> BackendMissing:
+    import sys
+
+    from harness.core.optional import INSTALL
+
+    return BackendMissing("interpreter %s" % (python or sys.executable), m["reason"],
+                          m.get("install") or INSTALL.get(backend, ""))
+
+
+def run_backend(backend: str, python: Optional[str], *, sizes: Sequence[int], repeat: int, min_time: float,
+                conformance: bool, throughput: bool, timeout: float,
+                processes: int = PROCESSES) -> Dict[str, List[Dict[str, Any]]]:
+    """One backend measured in ``processes`` children of its own (the conformance in the first one
+    only): rows by kind, the timing samples of every child merged (timed.join) before any figure is
+    derived. BackendMissing when the backend cannot run in that interpreter (the child says why);
+    ChildError when a child fails."""
+    kwargs = {"backend": backend, "sizes": list(sizes), "repeat": repeat, "min_time": min_time,
+              "conformance": conformance, "throughput": throughput}
+    results = _run("harness.topics.aliasing.measure:measure_backend", kwargs, [backend], python, throughput,
+                   timeout, processes)
+    if "missing" in results[0]:
+        raise _missing(python, results[0]["missing"], backend)
+    return _rows(backend, results, throughput, results[0].get("child") or {})
+
+
+def run_backends(backends: Sequence[str], python: Optional[str], *, sizes: Sequence[int], repeat: int,
+                 min_time: float, conformance: bool, throughput: bool, timeout: float,
+                 processes: int = PROCESSES) -> Dict[str, List[Dict[str, Any]]]:
+    """Several CPU backends of one interpreter, measured together in each of ``processes`` children
+    (``measure_backends``: one load of the shared libraries, the limits and overhead once a size):
+    rows by kind as ``run_backend``'s, every backend's in the order given, and a row of kind SKIPS
+    (what, reason, install) for each that cannot run there. BackendMissing when none can."""
+    if len(backends) == 1:
+        return run_backend(backends[0], python, sizes=sizes, repeat=repeat, min_time=min_time,
+                           conformance=conformance and backends[0] != REFERENCE, throughput=throughput,
+                           timeout=timeout, processes=processes)
+    kwargs = {"backends": list(backends), "sizes": list(sizes), "repeat": repeat, "min_time": min_time,
+              "conformance": conformance, "throughput": throughput}
+    results = _run("harness.topics.aliasing.measure:measure_backends", kwargs, backends, python, throughput,
+                   timeout, processes)
+    missing = results[0]["missing"]
+    if len(missing) == len(backends):
+        raise _missing(python, missing[backends[0]], backends[0])
+    out: Dict[str, List[Dict[str, Any]]] = {SKIPS: []}
+    for name in backends:
+        if name in missing:
+            exc = _missing(python, missing[name], name)
+            out[SKIPS].append({"what": name, "reason": "%s: %s" % (exc.backend, exc.reason), "install": exc.install})
+            continue
+        for k, rows in _rows(name, [r["backends"][name] for r in results], throughput,
+                             results[0].get("child") or {}).items():
+            out.setdefault(k, []).extend(rows)
+    return out

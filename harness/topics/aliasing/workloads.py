@@ -1,6 +1,7 @@
 """What the aliasing topic runs: the backends, the operations timed on each, the sizes and limits.
 
-Backends, each measured in a child process of its own (``measure.measure_backend``):
+Backends (on the CPU those of one interpreter measured together in each child process,
+``measure.measure_backends``; on a GPU each in its own, ``measure.measure_backend``):
 
 * ``numpy``: the reference (copy vs view), always run on the CPU;
 * ``theano``: Theano 1.0.5 with its C/CVM linker (FAST_RUN). On numpy >= 1.22 it fails at
@@ -43,6 +44,9 @@ REFERENCE_OPERATIONS = ("copy", "copyto", "call")
 KB, MB = 1000, 1000 * 1000
 DEFAULT_SIZES = (4 * KB, 64 * KB, 1 * MB, 64 * MB)
 LARGE_SIZES = (16 * MB, 256 * MB, 512 * MB)
+# what the report measures unless --full: the sizes the claims read (the largest, where borrow and
+# copy are compared; every size timed, for the harness's overhead: the smallest is where it weighs most)
+REPORT_SIZES = (DEFAULT_SIZES[0], DEFAULT_SIZES[-1])
 MAX_OVERHEAD = 0.05  # the harness's own cost per timed call must stay under this share of the fastest one
 ARRAYS_ALIVE = 5  # source, shared copy, get_value copy, call output and copyto's destination
 CALL_RATE_MAX_BYTES = 64 * KB  # the calls-per-second table: small arrays only

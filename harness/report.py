@@ -1,7 +1,9 @@
 """``memharness report``: every topic, judged claim by claim, in one HTML + Markdown + JSON report.
 
-The report measures every topic (default, quick sizes, or ``--full``) in each column: the current
-interpreter, or the managed environments ``--python SPEC`` names. It writes the verdict matrix
+The report measures every topic in each column (the current interpreter, or the managed
+environments ``--python SPEC`` names): as its claims need (each topic's ``report_args``), or with
+``--full`` as its command does by default, plus its large sizes. The timed topics run first, one
+at a time with nothing beside them, the others after them (``harness.lanes``). It writes the verdict matrix
 first (``harness.matrix``: one row per claim, one column per environment, measured in this run),
 then the same matrix from the kept asv results in ``results/`` (each column one machine and asv
 environment, labelled with its commits and their dates, judged by the same claim objects), then
@@ -29,9 +31,14 @@ DESCRIPTION = HELP + """
 
 Topics whose optional backends are missing still run with what is installed;
 each claim they cannot judge says "not measured" and why, and the detail lists
-what was skipped and how to install it. Quick sizes by default; --full adds the
-large sizes. --python SPEC measures in managed environments (see memharness
-envs) instead of the current interpreter, one column each.
+what was skipped and how to install it. Each topic is measured as its claims
+need (containers at its largest n, aliasing at 4KB and 64MB with pickle's
+samples: each topic's detail names the options); --full measures as the topic
+commands do by default, plus their large sizes. The timed topics run first, one
+at a time, with nothing beside them; the byte counts, tables and plots after
+them (see the README, "Nothing beside a timing"). --python SPEC measures in
+managed environments (see memharness envs) instead of the current interpreter,
+one column each.
 
 -o FILE names one of the three files the report writes; the others go beside
 it. FILE ending in .md (or .markdown) gets the Markdown, FILE ending in .json
@@ -55,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--python", default=None, metavar="SPEC",
                         help="measure in the managed environments SPEC names (all: every one), a column each "
                              "(default: the current interpreter)")
-    parser.add_argument("--full", action="store_true", help="the large sizes too (takes much longer)")
+    parser.add_argument("--full", action="store_true",
+                        help="measure as the topic commands do by default, and their large sizes (much longer)")
     parser.add_argument("--results", default=None, metavar="DIR",
                         help="asv results folder read for the kept-results matrix, checked before anything is "
                              "measured (default: results, where it exists; if it cannot be used, the section "
@@ -65,10 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def topic_args(mod: Any, full: bool, quiet: bool) -> argparse.Namespace:
-    """The topic's own defaults, as its CLI would parse them."""
+    """The topic's options as its CLI would parse them: its ``report_args`` (what its claims read),
+    or with ``full`` its own defaults and its --full where it has one."""
     p = argparse.ArgumentParser(add_help=False)
     mod.add_arguments(p)
-    args = p.parse_args([])
+    args = p.parse_args([] if full else list(report_args(mod)))
     if full and hasattr(args, "full"):
         args.full = True
     args.quiet = quiet
@@ -76,6 +85,10 @@ def topic_args(mod: Any, full: bool, quiet: bool) -> argparse.Namespace:
     args.output = None
     args.plot = None
     return args
+
+
+def report_args(mod: Any) -> List[str]:
+    return list(getattr(getattr(mod, "topic", mod), "report_args", ()))
 
 
 def _plot_png(mod: Any, result: Any) -> Optional[bytes]:
@@ -112,8 +125,9 @@ def this_run(python: str, **extra: str) -> Dict[str, str]:
     return dict({"run": "this run", "host": platform.node(), "python": python, "date": ""}, **extra)
 
 
-def measure_here(quiet: bool) -> Measure:
-    """Measure a topic on the current interpreter, through the one runner."""
+def measure_here(quiet: bool = True) -> Measure:
+    """Measure a topic on the current interpreter, through the one runner (its own progress off
+    unless ``quiet`` is False: the report's lanes would interleave it; the report shows its steps)."""
     def measure(name: str, options: Any) -> Any:
         from harness import registry, runner
 
@@ -126,7 +140,7 @@ def targets(spec: Optional[str], quiet: bool) -> List[Target]:
     that ``harness.envs.resolve(spec)`` names, measured by ``harness.runner.measure_in``."""
     if spec is None:
         python = platform.python_version()
-        return [Target(python, this_run(python), measure_here(quiet))]
+        return [Target(python, this_run(python), measure_here())]
     envs = importlib.import_module("harness.envs")  # (through sys.modules: a test puts a stand-in there)
     measure_in = importlib.import_module("harness.runner").measure_in
     out: List[Target] = []
@@ -139,50 +153,91 @@ def targets(spec: Optional[str], quiet: bool) -> List[Target]:
     return out
 
 
-def run_topics(names: List[str], full: bool, quiet: bool, plots: bool,
-               measure: Optional[Measure] = None) -> List[Dict[str, Any]]:
-    """Measure each topic (``measure``: on the current interpreter by default); a topic that cannot
-    run becomes a note, not a failure of the report. Each entry: topic, measured (runner.Measured),
-    result (its TopicResult), png, error, seconds."""
-    from harness import registry
-    from harness.core.progress import Progress
+def run_topic(name: str, full: bool, quiet: bool, plots: bool, measure: Measure) -> Dict[str, Any]:
+    """Measure one topic with ``measure`` and render it (``render``); a topic that cannot run
+    becomes a note, not a failure of the report."""
+    entry, follow = measure_topic(name, full, quiet, plots, measure)
+    if follow is not None:
+        follow()
+    return entry
 
-    measure = measure or measure_here(quiet)
-    out = []
-    with Progress(len(names), "report", enabled=not quiet) as progress:
-        for name in names:
-            progress.step(name)
-            entry: Dict[str, Any] = {"topic": name, "measured": None, "result": None, "png": None, "error": None,
-                                     "seconds": 0.0}
-            t0 = time.perf_counter()
-            try:
-                mod = registry.command(name)
-                options = mod.topic.options(topic_args(mod, full, quiet))
-                entry["measured"] = measure(name, options)
-                entry["result"] = mod.result(entry["measured"], options)
-                if plots:
-                    try:
-                        entry["png"] = _plot_png(mod, entry["result"])
-                    except HarnessError as exc:  # e.g. matplotlib missing
-                        entry["result"].notes.append("plot skipped: %s" % exc)
-            except HarnessError as exc:  # BackendMissing too: the topic's note says what to install
-                entry["error"] = str(exc)
-            entry["seconds"] = time.perf_counter() - t0
-            out.append(entry)
-    return out
+
+def measure_topic(name: str, full: bool, quiet: bool, plots: bool,
+                  measure: Measure) -> Tuple[Dict[str, Any], Optional[Callable[[], None]]]:
+    """(the entry: topic, measured (runner.Measured), result (its TopicResult, once rendered),
+    png, error, seconds; the job that renders it, None where the topic could not run)."""
+    from harness import registry
+
+    entry: Dict[str, Any] = {"topic": name, "measured": None, "result": None, "png": None, "error": None,
+                             "seconds": 0.0}
+    t0 = time.perf_counter()
+    try:
+        mod = registry.command(name)
+        options = mod.topic.options(topic_args(mod, full, quiet))
+        entry["measured"] = measure(name, options)
+    except HarnessError as exc:  # BackendMissing too: the topic's note says what to install
+        entry["error"] = str(exc)
+        return entry, None
+    finally:
+        entry["seconds"] = time.perf_counter() - t0
+    return entry, functools.partial(render, entry, mod, options, full, plots)
+
+
+def render(entry: Dict[str, Any], mod: Any, options: Any, full: bool, plots: bool) -> None:
+    """The entry's result (tables, notes) and plot, from what was measured."""
+    try:
+        entry["result"] = mod.result(entry["measured"], options)
+    except HarnessError as exc:
+        entry["error"] = str(exc)
+        return
+    if report_args(mod) and not full:
+        entry["result"].notes.insert(0, "measured as the report measures it unless --full (what its claims "
+                                        "read): memharness %s %s" % (entry["topic"], " ".join(report_args(mod))))
+    if plots:
+        try:
+            entry["png"] = _plot_png(mod, entry["result"])
+        except HarnessError as exc:  # e.g. matplotlib missing
+            entry["result"].notes.append("plot skipped: %s" % exc)
+
+
+def is_timed(name: str) -> bool:
+    from harness import registry
+
+    return bool(getattr(registry.topic(name), "timed", True))
 
 
 def measure_columns(columns: List[Target], names: List[str], full: bool, quiet: bool,
                     plots: bool) -> List[Tuple[Target, List[Dict[str, Any]]]]:
-    """Every topic in every column, column after column; each column's date: when it was done."""
-    out = []
-    for target in columns:
-        if not quiet and len(columns) > 1:
-            print("report: measuring on %s" % target.label, file=sys.stderr)
-        entries = run_topics(names, full, quiet, plots, target.measure)
-        target.source["date"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-        out.append((target, entries))
-    return out
+    """Every topic in every column (harness.lanes): first the timed topics, one at a time, column
+    after column, with nothing beside them; then the others (byte counts), column after column,
+    while another thread renders the tables and plots of all. Each column's date: when its last
+    topic was measured."""
+    import threading
+
+    from harness import lanes
+    from harness.core.progress import Progress
+
+    entries: List[Dict[str, Dict[str, Any]]] = [{} for _ in columns]
+    lock = threading.Lock()
+    progress = Progress(len(columns) * len(names), "report", enabled=not quiet)
+
+    def job(i: int, name: str) -> Callable[[], Optional[Callable[[], None]]]:
+        def run() -> Optional[Callable[[], None]]:
+            target = columns[i]
+            progress.step("%s: %s" % (target.label, name) if len(columns) > 1 else name)
+            entry, follow = measure_topic(name, full, quiet, plots, target.measure)
+            with lock:
+                entries[i][name] = entry
+                if len(entries[i]) == len(names):
+                    target.source["date"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+            return follow
+        return run
+
+    timed = [n for n in names if is_timed(n)]
+    with progress:
+        lanes.run([job(i, n) for i in range(len(columns)) for n in timed],
+                  [job(i, n) for i in range(len(columns)) for n in names if n not in timed])
+    return [(target, [got[n] for n in names]) for target, got in zip(columns, entries)]
 
 
 def outcomes(entries: List[Dict[str, Any]], names: List[str]) -> Dict[str, Any]:

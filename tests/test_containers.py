@@ -215,9 +215,12 @@ def test_cpp_allocated_is_what_mallinfo2_counts_around_the_build(name, per_eleme
     got = _mallinfo2_around_build(name, n)
     small = _mallinfo2_around_build(name, 1000)
     # beside the counted chunks, mallinfo2 sees only a fixed cost of the Python object (pybind11's
-    # holder of the container, its instance-registry node): the same few hundred bytes at any n
+    # holder of the container, its instance-registry node): the same few hundred bytes at any n, give
+    # or take one 16 B granule: glibc hands a chunk out whole when what would be left is under its
+    # 32 B minimum, so the holder's chunks depend on the free lists the imports left (a topic's new
+    # class attribute moved the n=1000 figure from 208 to 224 B on 2026-12-07)
     overhead = got["mallinfo2"] - got["allocated"]
-    assert 0 <= overhead <= 256 and small["mallinfo2"] - small["allocated"] == overhead, (got, small)
+    assert 0 <= overhead <= 256 and abs(small["mallinfo2"] - small["allocated"] - overhead) <= 16, (got, small)
     assert got["allocated"] - got["usable"] >= 8 * got["live"]  # usable size: 8 B less per chunk, or more
     assert abs(got["mallinfo2"] / n - per_element) < 0.05  # the issue's independent figures (glibc 2.36)
     # the topic's own child (another heap history: a chunk reused whole may be 16 B bigger) agrees

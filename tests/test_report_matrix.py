@@ -164,7 +164,7 @@ def test_python_option_naming_no_environment_is_a_one_line_error(capsys, monkeyp
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MEMHARNESS_ENVS_DIR", str(tmp_path / "envs"))
-    monkeypatch.setattr(report, "run_topics", lambda *a, **k: pytest.fail("measured without environments"))
+    monkeypatch.setattr(report, "measure_topic", lambda *a, **k: pytest.fail("measured without environments"))
     rc = main(["report", "--python", "py3.99-nope", "--topics", "containers", "-o", str(tmp_path / "r.html"), "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2 and "py3.99-nope" in err and len(err.strip().splitlines()) == 1, err

@@ -339,7 +339,9 @@ def no_topics(monkeypatch, tmp_path):
     """report.main without the measurements, in a working folder with no results/: records whether they started."""
     monkeypatch.chdir(tmp_path)
     calls = []
-    monkeypatch.setattr(report, "run_topics", lambda *a, **k: calls.append(a) or [])
+    entry = {"measured": None, "result": None, "png": None, "error": "not measured (a test)", "seconds": 0.0}
+    monkeypatch.setattr(report, "measure_topic", lambda name, *a, **k: (calls.append(name) or dict(entry, topic=name),
+                                                                        None))
     return calls
 
 

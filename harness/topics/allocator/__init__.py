@@ -150,6 +150,8 @@ def _workload_cases(options: Options, python: str, version: str, allocator: str)
 
 class AllocatorTopic:
     name = "allocator"
+    timed = False  # harness.lanes
+    report_args: Sequence[str] = ()
     help = HELP
     description = DESCRIPTION
     claims: Sequence["Claim"] = CLAIMS

@@ -202,6 +202,8 @@ class PickleTopic:
     """``memharness pickle``: see the module's docstring and DESCRIPTION."""
 
     name = "pickle"
+    timed = True  # harness.lanes
+    report_args: Sequence[str] = ()
     help = HELP
     description = DESCRIPTION
     claims: Sequence["Claim"] = CLAIMS

@@ -144,7 +144,10 @@ def targets(spec: Optional[str], quiet: bool) -> List[Target]:
     envs = importlib.import_module("harness.envs")  # (through sys.modules: a test puts a stand-in there)
     measure_in = importlib.import_module("harness.runner").measure_in
     out: List[Target] = []
-    for env in envs.resolve(spec):
+    found = envs.resolve(spec)
+    for note in getattr(found, "notes", ()):  # what ``all`` left out and why
+        print("report: left out: %s" % note, file=sys.stderr)
+    for env in found:
         label = " ".join(str(x) for x in (env.version, env.backend) if x)
         if label in [t.label for t in out]:
             label = "%s (%s)" % (label, env.name)

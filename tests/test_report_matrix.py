@@ -216,3 +216,20 @@ def test_asv_parameters_parsed_once_each_as_before():
     assert [(r["params"], r["args"], r["value"]) for r in rows] == [
         ("'list', 1000", ("list", 1000), 1.0), ("'list', not a literal(", ("list", "not a literal("), 2.0),
         ("'dict', 1000", ("dict", 1000), 3.0), ("'dict', not a literal(", ("dict", "not a literal("), 4.0)]
+
+
+def test_the_environments_all_leaves_out_are_named_on_stderr(monkeypatch, capsys):
+    import sys
+    import types
+    from collections import namedtuple
+
+    env = namedtuple("Environment", "name python version backend")
+
+    class Found(list):
+        notes = ["environments out of date: py3.9 (memharness envs create py3.9)"]
+
+    fake = types.ModuleType("harness.envs")
+    fake.resolve = lambda spec: Found([env("py3.12", "/e/a/bin/python", "3.12.1", "pytensor")])
+    monkeypatch.setitem(sys.modules, "harness.envs", fake)
+    assert [t.label for t in report.targets("all", quiet=True)] == ["3.12.1 pytensor"]
+    assert capsys.readouterr().err == "report: left out: environments out of date: py3.9 (memharness envs create py3.9)\n"

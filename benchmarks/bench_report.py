@@ -1,7 +1,7 @@
 """How long ``memharness report`` takes: the README's first command's cost, tracked per commit.
 
-``track_seconds_current``: ``memharness report`` on the interpreter of the asv environment (quick
-sizes, every topic, the kept results of this checkout's results/ when they are there), wall-clock
+``track_seconds_current``: ``memharness report`` on the interpreter of the asv environment (each topic
+as its claims need, every topic, the kept results of this checkout's results/ when they are there), wall-clock
 seconds of the whole command, in a child process started in a private temporary folder. The
 issue's target: at most 45 s on 2 idle cores.
 

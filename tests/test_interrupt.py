@@ -36,6 +36,11 @@ def tagged(tag):
     return found
 
 
+def _as_from_a_terminal():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def interrupt(tmp_path, args, *, min_descendants, to_group, wait_limit=90.0, sig=signal.SIGINT):
     """Run the command until it has ``min_descendants`` processes below it, then send it ``sig``.
     Returns (returncode, stderr, the output folder's listing, survivors, descendants seen); the
@@ -50,8 +55,9 @@ def interrupt(tmp_path, args, *, min_descendants, to_group, wait_limit=90.0, sig
         [sys.executable, "-m", "harness", *args, "--output", str(out_dir / "result.csv"), "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
         # as from a terminal: a run started in the background by a non-interactive shell (nohup, &)
-        # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt; under nohup SIGHUP
+        # too, and the run rightly keeps it ignored (a CI run under nohup failed the SIGHUP case)
+        preexec_fn=_as_from_a_terminal,
     )
     try:
         me = psutil.Process(proc.pid)

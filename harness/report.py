@@ -215,13 +215,10 @@ def measure_columns(columns: List[Target], names: List[str], full: bool, quiet: 
     after column, with nothing beside them; then the others (byte counts), column after column,
     while another thread renders the tables and plots of all. Each column's date: when its last
     topic was measured."""
-    import threading
-
     from harness import lanes
     from harness.core.progress import Progress
 
-    entries: List[Dict[str, Dict[str, Any]]] = [{} for _ in columns]
-    lock = threading.Lock()
+    entries: List[Dict[str, Dict[str, Any]]] = [{} for _ in columns]  # filled by this thread only
     progress = Progress(len(columns) * len(names), "report", enabled=not quiet)
 
     def job(i: int, name: str) -> Callable[[], Optional[Callable[[], None]]]:
@@ -229,10 +226,9 @@ def measure_columns(columns: List[Target], names: List[str], full: bool, quiet: 
             target = columns[i]
             progress.step("%s: %s" % (target.label, name) if len(columns) > 1 else name)
             entry, follow = measure_topic(name, full, quiet, plots, target.measure)
-            with lock:
-                entries[i][name] = entry
-                if len(entries[i]) == len(names):
-                    target.source["date"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+            entries[i][name] = entry
+            if len(entries[i]) == len(names):
+                target.source["date"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
             return follow
         return run
 

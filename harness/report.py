@@ -88,7 +88,7 @@ def topic_args(mod: Any, full: bool, quiet: bool) -> argparse.Namespace:
 
 
 def report_args(mod: Any) -> List[str]:
-    return list(getattr(getattr(mod, "topic", mod), "report_args", ()))
+    return list(mod.topic.report_args)
 
 
 def _plot_png(mod: Any, result: Any) -> Optional[bytes]:
@@ -135,7 +135,7 @@ def measure_here(quiet: bool = True) -> Measure:
     return measure
 
 
-def targets(spec: Optional[str], quiet: bool) -> List[Target]:
+def targets(spec: Optional[str]) -> List[Target]:
     """The columns to measure: the current interpreter (``spec`` None), or each managed environment
     that ``harness.envs.resolve(spec)`` names, measured by ``harness.runner.measure_in``."""
     if spec is None:
@@ -206,7 +206,7 @@ def render(entry: Dict[str, Any], mod: Any, options: Any, full: bool, plots: boo
 def is_timed(name: str) -> bool:
     from harness import registry
 
-    return bool(getattr(registry.topic(name), "timed", True))
+    return registry.topic(name).timed
 
 
 def measure_columns(columns: List[Target], names: List[str], full: bool, quiet: bool,
@@ -335,7 +335,7 @@ def main(args: argparse.Namespace) -> int:
     paths = output_paths(args.output)
     for _, path in paths:
         check_writable(path)
-    columns = targets(getattr(args, "python", None), args.quiet)
+    columns = targets(getattr(args, "python", None))
     versions = load_versions(args.results)  # before the long part: a bad --results stops here
     plots = not args.no_plots
     if plots:

@@ -197,7 +197,7 @@ def test_python_spec_makes_a_column_per_managed_environment(monkeypatch):
     monkeypatch.setitem(sys.modules, "harness.envs", fake)
     monkeypatch.setattr(runner, "measure_in", lambda python, name, options: calls.append((python, name, options)),
                         raising=False)
-    got = report.targets("all", quiet=True)
+    got = report.targets("all")
     assert [t.label for t in got] == ["3.11.7", "3.11.7 theano 1.0.5", "3.11.7 theano 1.0.5 (py311-theano-2)"]
     assert got[1].source["run"] == "this run" and got[1].source["backend"] == "theano 1.0.5"
     got[1].measure("allocator", "opts")
@@ -231,5 +231,5 @@ def test_the_environments_all_leaves_out_are_named_on_stderr(monkeypatch, capsys
     fake = types.ModuleType("harness.envs")
     fake.resolve = lambda spec: Found([env("py3.12", "/e/a/bin/python", "3.12.1", "pytensor")])
     monkeypatch.setitem(sys.modules, "harness.envs", fake)
-    assert [t.label for t in report.targets("all", quiet=True)] == ["3.12.1 pytensor"]
+    assert [t.label for t in report.targets("all")] == ["3.12.1 pytensor"]
     assert capsys.readouterr().err == "report: left out: environments out of date: py3.9 (memharness envs create py3.9)\n"

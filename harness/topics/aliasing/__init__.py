@@ -208,7 +208,7 @@ def plan(o: Options) -> Plan:
     _check(o)
     reference = o.reference and o.device == "cpu" and o.only != "conformance"
     estimate = float(W.ARRAYS_ALIVE * max(o.sizes)) if o.only != "conformance" else 0.0
-    groups: Dict[Optional[str], List[str]] = {}
+    groups: Dict[Tuple[Optional[str], Optional[str]], List[str]] = {}  # (interpreter, GPU backend) -> names
     skips: List[Skip] = []
     for name in ([W.REFERENCE] if reference else []) + list(o.backends or ()):
         python = o.python_of(name)
@@ -216,7 +216,7 @@ def plan(o: Options) -> Plan:
         if why:
             skips.append(Skip(name, why, INSTALL[name]))
             continue
-        groups.setdefault(python if o.device == "cpu" else name + "\0" + (python or ""), []).append(name)
+        groups.setdefault((python, None if o.device == "cpu" else name), []).append(name)
     cases = [Case(", ".join(names), {"backends": names, "python": o.python_of(names[0]),
                                      "conformance": o.only != "throughput", "throughput": o.only != "conformance"},
                   estimate) for names in groups.values()]
